@@ -1,0 +1,46 @@
+# kubectl-edge: `make demo` runs the main job on a local real cluster; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KEEP ?=
+
+.PHONY: all venv binaries lint test unit integration demo bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "kubectl-edge needs Python >= 3.10 (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Build the Kubernetes, etcd and helm binaries into the cache (a no-op when they are there).
+binaries:
+	$(PYTHON) hack/build_binaries.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: venv
+	$(BIN)/pytest tests -m 'not integration'
+
+integration: venv binaries
+	$(BIN)/pytest tests -m integration
+
+test: venv binaries lint
+	$(BIN)/pytest tests
+
+demo: venv binaries
+	$(BIN)/python hack/demo.py $(if $(KEEP),--keep)
+
+bench: venv binaries
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

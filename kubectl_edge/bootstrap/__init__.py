@@ -1,0 +1,1 @@
+"""Bootstrap tokens and the join command (``kubectl edge token``)."""

@@ -1,0 +1,1 @@
+"""The command line: parse, call one domain function, render. Nothing heavy is imported at start-up."""

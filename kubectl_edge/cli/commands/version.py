@@ -1,0 +1,48 @@
+"""``kubectl edge version``."""
+
+from __future__ import annotations
+
+import platform
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_edge import __version__
+from kubectl_edge.cli.output import OutputFormat, dump, emit
+
+
+def client_version() -> dict[str, str]:
+    """The plugin's own version record."""
+    return {
+        "gitVersion": f"v{__version__}",
+        "pythonVersion": platform.python_version(),
+        "platform": f"{platform.system().lower()}/{platform.machine().lower()}",
+    }
+
+
+def version(
+    ctx: typer.Context,
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
+    client_only: Annotated[bool, typer.Option("--client", help="print the client version only; no cluster")] = False,
+) -> None:
+    """Print the client version and, unless --client, the API server's."""
+    document: dict[str, Any] = {"clientVersion": client_version()}
+    failure: Exception | None = None
+    if not client_only:
+        from kubectl_edge.cluster.client import connect
+        from kubectl_edge.errors import EdgeError
+
+        try:
+            with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+                document["serverVersion"] = cluster.server_version()
+        except EdgeError as exc:
+            failure = exc
+    if output is OutputFormat.text:
+        lines = [f"Client Version: {document['clientVersion']['gitVersion']}"]
+        if "serverVersion" in document:
+            lines.append(f"Server Version: {document['serverVersion'].get('gitVersion', 'unknown')}")
+        emit("\n".join(lines) + "\n")
+    else:
+        emit(dump(document, output))
+    if failure is not None:
+        raise failure

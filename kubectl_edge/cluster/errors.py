@@ -1,0 +1,66 @@
+"""Turn the client's exceptions (ApiException, urllib3 errors) into kubectl-edge's error types."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubectl_edge.errors import (
+    AlreadyExists,
+    ClusterError,
+    ClusterUnreachable,
+    Conflict,
+    EdgeError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+)
+
+_BY_STATUS: dict[int, type[ClusterError]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: Invalid,
+}
+_HINTS: dict[type[ClusterError], str] = {
+    Unauthorized: "check the credentials of the kubeconfig's user",
+    Forbidden: "ask a cluster admin for the permission, or use a context with more rights",
+}
+
+
+def _status_body(exc: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def translate(exc: BaseException, server: str = "") -> EdgeError:
+    """Map a client exception to an EdgeError with kubectl's ``Error from server (Reason): ...`` wording."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    if isinstance(exc, EdgeError):
+        return exc
+    if isinstance(exc, ApiException):
+        body = _status_body(exc)
+        reason = str(body.get("reason") or exc.reason or "")
+        message = str(body.get("message") or exc.reason or "")
+        kind = _BY_STATUS.get(int(exc.status or 0), ClusterError)
+        if kind is Conflict and reason == "AlreadyExists":
+            kind = AlreadyExists
+        return kind(f"Error from server ({reason}): {message}", _HINTS.get(kind),
+                    status=int(exc.status or 0), reason=reason)
+    if isinstance(exc, (HTTPError, OSError)):
+        # urllib3 wraps the socket error (refused, DNS, TLS) in MaxRetryError.reason; show the innermost.
+        cause: BaseException = exc
+        while isinstance(getattr(cause, "reason", None), BaseException):
+            cause = getattr(cause, "reason")  # noqa: B009
+        return ClusterUnreachable(
+            f"cannot reach the API server {server}: {cause}",
+            "check that the cluster is running and that --kubeconfig/--context point at it",
+        )
+    return EdgeError(f"unexpected error talking to the API server: {exc}", "re-run with -v=6 for details")

@@ -1,0 +1,1 @@
+"""Edge nodes seen from the cluster (``kubectl edge status``, ``kubectl edge node``)."""

@@ -1,0 +1,78 @@
+"""Shared fixtures: real local clusters (one per flavour, started on first use) and process logs on failure."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "hack"))
+
+import build_binaries  # noqa: E402
+import localcluster  # noqa: E402
+
+_started: dict[str, localcluster.LocalCluster] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/integration talks to a real cluster: mark it so -m can select it."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)
+
+
+def _require_binaries() -> Path:
+    directory = build_binaries.binary_dir()
+    if not build_binaries.is_built(directory):
+        message = f"control-plane binaries not built in {directory}: run make binaries"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # in CI a missing binary is a failure, never a skip
+        pytest.skip(message)
+    return directory
+
+
+def _cluster(tmp_path_factory: pytest.TempPathFactory, name: str, flavour: str, signer: bool
+             ) -> Iterator[localcluster.LocalCluster]:
+    bin_dir = _require_binaries()
+    root = tmp_path_factory.mktemp(name)
+    cluster = localcluster.start(root, flavour=flavour, signer=signer, bin_dir=bin_dir)
+    _started[name] = cluster
+    try:
+        yield cluster
+    finally:
+        _started.pop(name, None)
+        localcluster.stop(root, remove=False)
+
+
+@pytest.fixture(scope="session")
+def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localcluster.LocalCluster]:
+    """A cluster with nothing kubeadm makes; bootstrap signer and token cleaner on."""
+    yield from _cluster(tmp_path_factory, "bare", "bare", True)
+
+
+@pytest.fixture(scope="session")
+def kubeadm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localcluster.LocalCluster]:
+    """A cluster pre-seeded by the real kubeadm's init phases."""
+    yield from _cluster(tmp_path_factory, "kubeadm", "kubeadm", True)
+
+
+@pytest.fixture(scope="session")
+def nosigner_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localcluster.LocalCluster]:
+    """A bare cluster whose controller manager neither signs cluster-info nor cleans tokens."""
+    yield from _cluster(tmp_path_factory, "nosigner", "bare", False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the tail of every running cluster component's log to a failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _started:
+        for name, cluster in _started.items():
+            for component in ("kube-apiserver", "kube-controller-manager", "etcd"):
+                report.sections.append((f"{name} {component} log",
+                                        localcluster.log_tail(Path(cluster.dir), component, 40)))
