@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hack"))
-import build_binaries  # noqa: E402
+import build_binaries
 
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 GOAL = 2.0
