@@ -79,6 +79,7 @@ class LocalCluster:
     api_port: int
     etcd_port: int
     kcm_port: int
+    bootstrap_token_auth: bool = True
 
     @property
     def server(self) -> str:
@@ -318,7 +319,8 @@ def _admin_context(root: Path) -> ssl.SSLContext:
     return context
 
 
-def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path | None = None) -> LocalCluster:
+def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path | None = None,
+          bootstrap_token_auth: bool = True) -> LocalCluster:
     """Start a cluster in ``root`` (which must not hold a running one) and wait until it works."""
     if flavour not in ("bare", "kubeadm"):
         raise ValueError(f"unknown flavour {flavour!r}")
@@ -331,7 +333,8 @@ def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path 
         raise ClusterStartError(f"{root} holds a cluster already; run: hack/localcluster.py down --dir {root}")
     root.mkdir(parents=True, exist_ok=True)
     cluster = LocalCluster(dir=str(root), flavour=flavour, signer=signer, bin_dir=str(binaries),
-                           api_port=free_port(), etcd_port=free_port(), kcm_port=free_port())
+                           api_port=free_port(), etcd_port=free_port(), kcm_port=free_port(),
+                           bootstrap_token_auth=bootstrap_token_auth)
     try:
         _start(root, cluster)
     except BaseException:
@@ -385,7 +388,7 @@ def _start(root: Path, cluster: LocalCluster) -> None:
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
-        "--enable-bootstrap-token-auth=true",
+        f"--enable-bootstrap-token-auth={str(cluster.bootstrap_token_auth).lower()}",
         "--anonymous-auth=true",
         "--allow-privileged=true",
         "--profiling=false",
@@ -512,13 +515,16 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--dir", required=True, type=Path)
     up.add_argument("--flavour", choices=["bare", "kubeadm"], default="bare")
     up.add_argument("--no-signer", action="store_true", help="leave the bootstrap signer and token cleaner off")
+    up.add_argument("--no-bootstrap-token-auth", action="store_true",
+                    help="reject bootstrap tokens, as managed clusters such as EKS do")
     for name, text in (("down", "stop the cluster in DIR and remove DIR"), ("env", "print shell exports for DIR")):
         commands.add_parser(name, help=text).add_argument("--dir", required=True, type=Path)
     args = parser.parse_args(argv)
     if args.command == "up":
         try:
             started = time.monotonic()
-            cluster = start(args.dir, args.flavour, not args.no_signer)
+            cluster = start(args.dir, args.flavour, not args.no_signer,
+                            bootstrap_token_auth=not args.no_bootstrap_token_auth)
         except ClusterStartError as exc:
             print(f"localcluster: {exc}", file=sys.stderr)
             return 1

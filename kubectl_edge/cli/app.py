@@ -9,7 +9,7 @@ import sys
 import typer
 
 from edge_protocol import exitcodes
-from kubectl_edge.cli.commands import version
+from kubectl_edge.cli.commands import addon, version
 from kubectl_edge.cli.errors import run_guarded
 from kubectl_edge.cli.options import GLOBAL_FLAGS_HELP, GlobalOptions, split_global_flags
 
@@ -25,6 +25,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("version", help="kubectl edge version: print the client and server versions.")(version.version)
+app.command("addon", help="kubectl edge addon [edge-apps]: prepare the cluster for edge nodes.")(addon.addon)
+app.command("detach", help="kubectl edge detach [edge-apps]: undo addon, exactly.")(addon.detach)
 
 
 @app.callback()

@@ -1,24 +1,38 @@
-"""A connected API client built from kubectl-style options, with kubectl-edge's identity."""
+"""A connected API client built from kubectl-style options, with kubectl-edge's identity.
+
+Requests go through the generated client's transport (TLS, credentials, exec plugins) but bodies stay
+plain JSON dicts: models drop unknown fields, and patches must be computed on what the server really has.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from edge_protocol.platforms import go_arch
 from kubectl_edge import __version__
-from kubectl_edge.cluster.errors import translate
+from kubectl_edge.cluster.errors import error_from_status, translate
+from kubectl_edge.cluster.kinds import Kind, ObjectRef
 from kubectl_edge.cluster.kubeconfig import ConnectionOverrides, ResolvedConfig, load
+from kubectl_edge.errors import ConfigError, NotFound
 
 log = logging.getLogger(__name__)
 
 #: Audit logs and server metrics identify the plugin by this agent.
-USER_AGENT = f"kubectl-edge/{__version__} ({platform.system().lower()}/{platform.machine().lower()})"
+USER_AGENT = f"kubectl-edge/{__version__} ({platform.system().lower()}/{go_arch(platform.machine())})"
 FIELD_MANAGER = "kubectl-edge"
+_MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# Review APIs are answered without storing anything; they do not count as changes.
+_NON_PERSISTING = ("/selfsubjectaccessreviews", "/selfsubjectreviews", "/selfsubjectrulesreviews")
+#: Fault injection for the interruption tests: the process kills itself after this many writes.
+FAULT_KILL_AFTER_WRITES = "KUBECTL_EDGE_FAULT_KILL_AFTER_WRITES"
 
 
 @dataclass
@@ -28,24 +42,144 @@ class Cluster:
     resolved: ResolvedConfig
     api: Any  # kubernetes.client.ApiClient
     request_timeout: float | None
+    writes: int = 0
+    _kill_after: int | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        configured = os.environ.get(FAULT_KILL_AFTER_WRITES)
+        self._kill_after = int(configured) if configured else None
 
     @property
     def server(self) -> str:
         """The API server URL the client talks to."""
         return self.resolved.server
 
-    def server_version(self) -> dict[str, Any]:
-        """The API server's ``/version`` document."""
-        from kubernetes import client
+    # --- raw requests ---------------------------------------------------------------------------------
 
+    def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: Any = None,
+                content_type: str = "application/json") -> Any:
+        """Send one request; return the decoded JSON body, raise a ClusterError on an error status."""
+        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT}
         try:
-            response = client.VersionApi(self.api).get_code(
-                _preload_content=False, _request_timeout=self.request_timeout
-            )
+            method_, url, header_params, serialized, _ = self.api.param_serialize(
+                method=method, resource_path=path, query_params=list((query or {}).items()),
+                header_params=headers, body=body, auth_settings=["BearerToken"])
+            response = self.api.call_api(method_, url, header_params=header_params, body=serialized,
+                                         _request_timeout=self.request_timeout)
+            raw = response.read()
         except Exception as exc:
             raise translate(exc, self.server) from exc
-        document: dict[str, Any] = json.loads(response.data)  # type: ignore[attr-defined]
+        log.debug("%s %s %s", method, url, response.status)
+        persisting = method in _MUTATING and not path.endswith(_NON_PERSISTING) and (query or {}).get("dryRun") != "All"
+        if persisting and response.status < 400:
+            self._count_write()
+        if response.status >= 400:
+            raise error_from_status(response.status, raw.decode(errors="replace"), f"{method} {path}")
+        return json.loads(raw) if raw else None
+
+    def _count_write(self) -> None:
+        self.writes += 1
+        if self._kill_after is not None and self.writes >= self._kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    # --- objects --------------------------------------------------------------------------------------
+
+    def get(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            document: dict[str, Any] = self.request("GET", ref.path)
+        except NotFound:
+            return None
         return document
+
+    def list_objects(self, kind: Kind, namespace: str | None = None, label_selector: str | None = None,
+             page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every object of a kind, fetched a page at a time."""
+        query: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            page = self.request("GET", kind.path(namespace), query=query)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = token
+
+    def create(self, body: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Create an object from its body."""
+        ref = ObjectRef.of(body)
+        query = {"fieldManager": FIELD_MANAGER}
+        if dry_run:
+            query["dryRun"] = "All"
+        created: dict[str, Any] = self.request("POST", ref.kind.path(ref.namespace), query=query, body=body)
+        return created
+
+    def replace(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Update an object; its metadata.resourceVersion makes the update fail if the object changed."""
+        replaced: dict[str, Any] = self.request("PUT", ObjectRef.of(body).path, query={"fieldManager": FIELD_MANAGER},
+                                                body=body)
+        return replaced
+
+    def json_patch(self, ref: ObjectRef, operations: list[dict[str, Any]], dry_run: bool = False) -> dict[str, Any]:
+        """Apply an RFC 6902 patch; a failed ``test`` operation raises Invalid/Conflict and changes nothing."""
+        query = {"fieldManager": FIELD_MANAGER}
+        if dry_run:
+            query["dryRun"] = "All"
+        patched: dict[str, Any] = self.request("PATCH", ref.path, query=query, body=operations,
+                                               content_type="application/json-patch+json")
+        return patched
+
+    def delete(self, ref: ObjectRef, uid: str | None = None) -> bool:
+        """Delete an object (only if its uid matches, when given); False when it was not there."""
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self.request("DELETE", ref.path, body=body)
+        except NotFound:
+            return False
+        return True
+
+    # --- identity -------------------------------------------------------------------------------------
+
+    def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
+              name: str | None = None) -> bool:
+        """Ask the API server whether the current user may do this (SelfSubjectAccessReview)."""
+        attributes: dict[str, str] = {"verb": verb, "resource": resource, "group": group}
+        if namespace:
+            attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": attributes}}
+        answer = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+        return bool((answer.get("status") or {}).get("allowed"))
+
+    def server_version(self) -> dict[str, Any]:
+        """The API server's ``/version`` document."""
+        document: dict[str, Any] = self.request("GET", "/version")
+        return document
+
+    @contextmanager
+    def as_identity(self, bearer_token: str | None) -> Iterator[Cluster]:
+        """The same server and trust, but as a bootstrap token's user, or anonymous when None."""
+        from kubernetes import client
+
+        original = self.api.configuration
+        configuration = client.Configuration()
+        configuration.host = original.host
+        configuration.ssl_ca_cert = original.ssl_ca_cert
+        configuration.verify_ssl = original.verify_ssl
+        configuration.tls_server_name = getattr(original, "tls_server_name", None)
+        configuration.retries = 0
+        if bearer_token:
+            configuration.api_key = {"authorization": f"Bearer {bearer_token}"}
+        api = client.ApiClient(configuration)
+        try:
+            yield Cluster(resolved=self.resolved, api=api, request_timeout=self.request_timeout)
+        finally:
+            api.close()
 
 
 @contextmanager
@@ -59,8 +193,6 @@ def connect(overrides: ConnectionOverrides, request_timeout: float | None = None
             resolved.config, context=resolved.context_name, persist_config=False
         )
     except Exception as exc:  # the loader raises ConfigException and plain ValueErrors alike
-        from kubectl_edge.errors import ConfigError
-
         raise ConfigError(f"cannot use the kubeconfig context {resolved.context_name}: {exc}",
                           "fix the kubeconfig entries of that context") from exc
     api.user_agent = USER_AGENT

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from kubectl_edge.errors import (
     AlreadyExists,
@@ -30,12 +29,20 @@ _HINTS: dict[type[ClusterError], str] = {
 }
 
 
-def _status_body(exc: Any) -> dict[str, Any]:
+def error_from_status(status: int, body: str, what: str = "") -> ClusterError:
+    """The error for an HTTP error status and its ``Status`` body, worded as kubectl words it."""
     try:
-        body = json.loads(exc.body or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return body if isinstance(body, dict) else {}
+        document = json.loads(body or "{}")
+    except ValueError:
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
+    reason = str(document.get("reason") or "")
+    message = str(document.get("message") or body.strip() or what)
+    kind = _BY_STATUS.get(status, ClusterError)
+    if kind is Conflict and reason == "AlreadyExists":
+        kind = AlreadyExists
+    return kind(f"Error from server ({reason or status}): {message}", _HINTS.get(kind), status=status, reason=reason)
 
 
 def translate(exc: BaseException, server: str = "") -> EdgeError:
@@ -46,14 +53,7 @@ def translate(exc: BaseException, server: str = "") -> EdgeError:
     if isinstance(exc, EdgeError):
         return exc
     if isinstance(exc, ApiException):
-        body = _status_body(exc)
-        reason = str(body.get("reason") or exc.reason or "")
-        message = str(body.get("message") or exc.reason or "")
-        kind = _BY_STATUS.get(int(exc.status or 0), ClusterError)
-        if kind is Conflict and reason == "AlreadyExists":
-            kind = AlreadyExists
-        return kind(f"Error from server ({reason}): {message}", _HINTS.get(kind),
-                    status=int(exc.status or 0), reason=reason)
+        return error_from_status(int(exc.status or 0), str(exc.body or exc.reason or ""))
     if isinstance(exc, (HTTPError, OSError)):
         # urllib3 wraps the socket error (refused, DNS, TLS) in MaxRetryError.reason; show the innermost.
         cause: BaseException = exc

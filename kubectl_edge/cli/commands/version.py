@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from edge_protocol.platforms import go_arch
 from kubectl_edge import __version__
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 
@@ -16,7 +17,7 @@ def client_version() -> dict[str, str]:
     return {
         "gitVersion": f"v{__version__}",
         "pythonVersion": platform.python_version(),
-        "platform": f"{platform.system().lower()}/{platform.machine().lower()}",
+        "platform": f"{platform.system().lower()}/{go_arch(platform.machine())}",
     }
 
 

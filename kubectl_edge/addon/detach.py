@@ -1,0 +1,130 @@
+"""``kubectl edge detach``: put the cluster back as it was before ``addon``.
+
+Works from the inventory alone: reverts each recorded patch whose values are still the ones addon wrote
+(a value the owner changed since is left and reported), deletes each recorded object that still carries
+kubectl-edge's label and uid, deletes the bootstrap tokens kubectl-edge made, and finally the record.
+Every step skips what is already undone, so detach can be interrupted and run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_protocol import names
+from kubectl_edge.addon.changes import RevertState, inverse_patch, revert_state
+from kubectl_edge.addon.inventory import STATE_REF
+from kubectl_edge.addon.preflight import remove_probes
+from kubectl_edge.addon.prerequisites import MANAGED_BY
+from kubectl_edge.addon.run import Notify, load_state
+from kubectl_edge.cluster.client import Cluster
+from kubectl_edge.cluster.kinds import NODE, SECRET, ObjectRef
+from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed
+
+EDGE_NODE_LABELS = ("superedge.io/node-edge=enable", "superedge.io/edge-node=enable")
+
+
+@dataclass(frozen=True)
+class DetachOptions:
+    """Flags of ``kubectl edge detach``."""
+
+    force: bool = False
+    keep_tokens: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class DetachReport:
+    """What detach undid, and what it left because the owner changed it."""
+
+    dry_run: bool
+    reverted: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    writes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary for ``-o json|yaml``."""
+        return {"dryRun": self.dry_run, "reverted": self.reverted, "deleted": self.deleted, "left": self.left,
+                "writeRequests": self.writes}
+
+
+def edge_nodes(cluster: Cluster) -> list[str]:
+    """Names of the nodes that carry an edge label."""
+    found: set[str] = set()
+    for selector in EDGE_NODE_LABELS:
+        found.update(node["metadata"]["name"] for node in cluster.list_objects(NODE, label_selector=selector))
+    return sorted(found)
+
+
+def _is_ours(live: dict[str, Any], uid: str | None) -> bool:
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    if any(labels.get(key) != value for key, value in MANAGED_BY.items()):
+        return False
+    return uid is None or live["metadata"].get("uid") == uid
+
+
+def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> DetachReport:
+    """Undo everything addon recorded; return what was done."""
+    report = DetachReport(dry_run=options.dry_run)
+    nodes = edge_nodes(cluster)
+    if nodes and not options.force:
+        raise PreconditionFailed(
+            f"{len(nodes)} node(s) still carry the edge labels: {', '.join(nodes)}",
+            "remove them first (edgeadm reset on each node, then kubectl delete node NAME), or pass --force")
+    state = load_state(cluster)
+    verb = "would " if options.dry_run else ""
+    interrupted = False  # the record is kept when something should be retried
+
+    for record in reversed(state.patches):
+        live = cluster.get(record.ref)
+        states = [(change, revert_state(change, live)) for change in record.changes]
+        ours = [change for change, where in states if where is RevertState.ours]
+        for change, where in states:
+            if where is RevertState.changed:
+                report.left.append(f"{record.ref} {change.path}: changed since addon; left as it is")
+        if not ours:
+            continue
+        if not options.dry_run:
+            try:
+                cluster.json_patch(record.ref, inverse_patch(ours))
+            except (Invalid, Conflict):
+                report.left.append(f"{record.ref}: changed while detach ran; run detach again")
+                interrupted = True
+                continue
+        report.reverted.append(f"{record.ref} {', '.join(change.path for change in ours)}")
+        notify("detach", f"{verb}revert {record.ref}: {', '.join(change.path for change in ours)}")
+
+    for entry in reversed(state.created):
+        live = cluster.get(entry.ref)
+        if live is None:
+            continue
+        if not _is_ours(live, entry.uid):
+            report.left.append(f"{entry.ref}: not made by kubectl-edge (recreated by someone else); left as it is")
+            continue
+        if options.dry_run or cluster.delete(entry.ref, uid=live["metadata"]["uid"]):
+            report.deleted.append(str(entry.ref))
+            notify("detach", f"{verb}delete {entry.ref}")
+
+    selector = f"{names.MANAGED_BY_KEY}={names.MANAGED_BY_VALUE}"
+    for secret in list(cluster.list_objects(SECRET, "kube-system", label_selector=selector)):
+        purpose = (secret["metadata"].get("labels") or {}).get(names.PURPOSE_KEY)
+        if options.keep_tokens and purpose != names.PURPOSE_PREFLIGHT_PROBE:
+            continue
+        ref = ObjectRef(SECRET, secret["metadata"]["name"], "kube-system")
+        if options.dry_run or cluster.delete(ref, uid=secret["metadata"]["uid"]):
+            report.deleted.append(str(ref))
+            notify("detach", f"{verb}delete bootstrap token {ref.name}")
+    if not options.dry_run:
+        remove_probes(cluster)
+
+    live_state = cluster.get(STATE_REF)
+    if live_state is not None and not interrupted:
+        if options.dry_run or cluster.delete(STATE_REF, uid=live_state["metadata"]["uid"]):
+            notify("detach", f"{verb}delete {STATE_REF} (kubectl-edge's record)")
+    elif not state.created and not state.patches:
+        notify("detach", "nothing to undo: kubectl-edge has made no changes in this cluster")
+    for line in report.left:
+        notify("detach", f"left: {line}")
+    report.writes = cluster.writes
+    return report

@@ -1,0 +1,224 @@
+"""``kubectl edge addon``: the phase runner (preflight, prerequisites, components).
+
+Everything is read and planned first; when the plan changes nothing and preflight's findings are
+remembered, the run ends without a single write. Otherwise the inventory records each change before it is
+made, so an interrupted run is resumed by running addon again, or undone by detach.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_edge.addon.changes import Action, Verb, plan_object
+from kubectl_edge.addon.facts import AddonInputs, gather
+from kubectl_edge.addon.inventory import STATE_REF, CreatedObject, PatchRecord, State, parse_state
+from kubectl_edge.addon.preflight import (
+    CLUSTER_INFO,
+    Findings,
+    Probe,
+    check_anonymous,
+    check_permissions,
+    remove_probes,
+)
+from kubectl_edge.addon.prerequisites import MANAGED_BY, desired_prerequisites
+from kubectl_edge.cluster.client import Cluster
+from kubectl_edge.cluster.kinds import ObjectRef
+from kubectl_edge.errors import AlreadyExists, ConfigError, Conflict, Invalid
+
+log = logging.getLogger(__name__)
+PHASES = ("preflight", "prerequisites", "components")
+Notify = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class AddonOptions:
+    """Flags of ``kubectl edge addon``."""
+
+    inputs: AddonInputs = field(default_factory=AddonInputs)
+    skip_phases: frozenset[str] = frozenset()
+    dry_run: bool = False
+    reprobe: bool = False
+
+
+@dataclass
+class AddonReport:
+    """What addon found and did (or, with --dry-run, would do)."""
+
+    dry_run: bool
+    findings: Findings | None = None
+    actions: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    writes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary for ``-o json|yaml``."""
+        return {
+            "dryRun": self.dry_run,
+            "preflight": self.findings.to_json() if self.findings else None,
+            "objects": [{"action": a.verb.value, "kind": a.ref.kind.kind, "namespace": a.ref.namespace,
+                         "name": a.ref.name, "note": a.note, **({"patch": a.forward} if a.forward else {})}
+                        for a in self.actions],
+            "notes": self.notes,
+            "writeRequests": self.writes,
+        }
+
+
+def validate_phases(skip: frozenset[str]) -> None:
+    """Refuse unknown phase names in --skip-phases."""
+    unknown = sorted(skip - set(PHASES))
+    if unknown:
+        raise ConfigError(f"unknown phase(s) in --skip-phases: {', '.join(unknown)}",
+                          f"the phases are: {', '.join(PHASES)}")
+
+
+def load_state(cluster: Cluster) -> State:
+    """The remembered state, or an empty one when addon never ran."""
+    body = cluster.get(STATE_REF)
+    return parse_state(body) if body else State()
+
+
+def save_state(cluster: Cluster, state: State) -> None:
+    """Write the state ConfigMap (create it, or update it guarded by the version it was read at)."""
+    body = state.to_body()
+    if state.resource_version is None:
+        try:
+            saved = cluster.create(body)
+        except AlreadyExists as exc:
+            raise Conflict(f"{STATE_REF} appeared while addon ran", "another kubectl edge addon may be running; "
+                           "wait for it and run addon again") from exc
+    else:
+        try:
+            saved = cluster.replace(body)
+        except Conflict as exc:
+            raise Conflict(f"{STATE_REF} changed while addon ran", "another kubectl edge addon or detach may be "
+                           "running; wait for it and run addon again") from exc
+    state.resource_version = saved["metadata"]["resourceVersion"]
+
+
+def _apply(cluster: Cluster, action: Action) -> str | None:
+    """Make one planned change; return the created object's uid (None for patches)."""
+    if action.verb is Verb.create:
+        assert action.body is not None
+        try:
+            return str(cluster.create(action.body)["metadata"]["uid"])
+        except AlreadyExists:
+            return None  # made by someone else since the plan; the uid pass below sorts out whose it is
+    try:
+        cluster.json_patch(action.ref, action.forward)
+    except (Invalid, Conflict) as exc:
+        raise Conflict(f"{action.ref} changed while addon ran, so the patch was not applied ({exc.message})",
+                       "run kubectl edge addon again; it plans from the current state") from exc
+    return None
+
+
+def _record_uids(cluster: Cluster, state: State, uids: dict[ObjectRef, str]) -> None:
+    """Fill in uids; drop entries for objects that do not exist or that someone else made."""
+    kept = []
+    for entry in state.created:
+        if entry.ref in uids:
+            entry.uid = uids[entry.ref]
+        else:
+            live = cluster.get(entry.ref)
+            labels = ((live or {}).get("metadata") or {}).get("labels") or {}
+            if live is None or any(labels.get(k) != v for k, v in MANAGED_BY.items()):
+                continue
+            entry.uid = live["metadata"]["uid"]
+        kept.append(entry)
+    state.created = kept
+
+
+def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonReport:
+    """Run the phases that are not skipped; return what was found and done."""
+    validate_phases(options.skip_phases)
+    report = AddonReport(dry_run=options.dry_run)
+    state = load_state(cluster)
+    public_address = options.inputs.public_address or state.settings.get("publicAddress")
+    inputs = AddonInputs(public_address, options.inputs.ca_cert_file, options.inputs.ca_key_file)
+    facts = gather(cluster, inputs)
+    report.notes.extend(facts.notes)
+    run_preflight = "preflight" not in options.skip_phases
+    run_prerequisites = "prerequisites" not in options.skip_phases
+
+    actions = [plan_object(d, cluster.get(ObjectRef.of(d.body))) for d in desired_prerequisites(facts)] \
+        if run_prerequisites else []
+    report.actions = actions
+    changes = [a for a in actions if a.verb is not Verb.keep]
+    settings = dict(state.settings)
+    if options.inputs.public_address:
+        settings["publicAddress"] = options.inputs.public_address
+    probe_needed = run_preflight and (options.reprobe or state.preflight is None)
+    uids_missing = any(entry.uid is None for entry in state.created)
+    if state.preflight is not None:
+        report.findings = Findings.from_json(state.preflight)
+
+    if run_preflight:
+        if report.findings and not probe_needed:
+            notify("preflight", "using the findings remembered from an earlier run (--reprobe measures again)")
+        notify("preflight", f"server {facts.git_version}; cluster-info server {facts.cluster_info_server}")
+    if not (changes or probe_needed or settings != state.settings or uids_missing):
+        notify("prerequisites", "every prerequisite is in place; nothing to change")
+        _components(notify)
+        return report
+    if run_preflight:
+        check_permissions(cluster)
+        notify("preflight", "permissions: the current user may make every change addon needs")
+    if options.dry_run:
+        notify("preflight", "probe tokens are not created in a dry run; the signer and cleaner are not measured")
+        return report
+
+    probe: Probe | None = None
+    if probe_needed:
+        check_anonymous(cluster)
+        notify("preflight", "anonymous access: the API server accepts anonymous requests")
+        probe = Probe(cluster)
+        probe.start()
+        notify("preflight", "bootstrap-token authentication: a probe token authenticated")
+    try:
+        if changes or uids_missing or settings != state.settings:
+            for action in changes:
+                if action.verb is Verb.create and state.find_created(action.ref) is None:
+                    state.created.append(CreatedObject(action.ref))
+                elif action.verb is Verb.patch:
+                    state.patches.append(PatchRecord(action.ref, action.changes, action.forward, action.inverse))
+            state.settings = settings
+            save_state(cluster, state)  # write-ahead: the record precedes the changes
+            uids: dict[ObjectRef, str] = {}
+            for action in changes:
+                uid = _apply(cluster, action)
+                if uid:
+                    uids[action.ref] = uid
+                notify("prerequisites", f"{action.verb.value}d {action.ref}" + (f": {action.note}"
+                                                                                  if action.verb is Verb.patch else ""))
+            _record_uids(cluster, state, uids)
+        for action in actions:
+            if action.verb is Verb.keep:
+                notify("prerequisites", f"kept {action.ref}: {action.note}")
+        if probe is not None:
+            signer, cleaner = probe.finish(cluster_info_exists=cluster.get(CLUSTER_INFO) is not None)
+            probe = None
+            report.findings = Findings(server_version=facts.git_version, signer=signer, cleaner=cleaner)
+            state.preflight = report.findings.to_json()
+            notify("preflight", _describe_signer(signer))
+            notify("preflight", "token cleaner: " + ("runs" if cleaner else
+                                                     "not running; kubectl-edge deletes expired tokens it made"))
+        save_state(cluster, state)
+    finally:
+        if probe is not None:  # an error before the findings: leave no probe token behind
+            remove_probes(cluster)
+    _components(notify)
+    report.writes = cluster.writes
+    return report
+
+
+def _describe_signer(signer: bool | None) -> str:
+    if signer is None:
+        return "bootstrap signer: not measured (cluster-info does not exist; run addon with its prerequisites)"
+    return "bootstrap signer: " + ("runs" if signer else "not running; kubectl-edge signs cluster-info itself")
+
+
+def _components(notify: Notify) -> None:
+    notify("components", "nothing to install yet")
+

@@ -1,0 +1,86 @@
+"""``kubectl edge addon`` and ``kubectl edge detach``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from kubectl_edge.cli.output import OutputFormat, dump, emit
+from kubectl_edge.cli.ui import progress
+
+EDGE_APPS = "edge-apps"
+
+
+def _check_target(target: str | None) -> None:
+    if target not in (None, EDGE_APPS):
+        raise typer.BadParameter(f"unknown target {target!r}; the only one is {EDGE_APPS}", param_hint="TARGET")
+
+
+def addon(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(metavar="[edge-apps]", help="what to add (only edge-apps)")] = None,
+    public_address: Annotated[str | None, typer.Option(
+        "--public-address", "--master-public-addr", metavar="HOST[:PORT]",
+        help="address edge nodes use to reach kube-apiserver; remembered for token create")] = None,
+    ca_cert: Annotated[str | None, typer.Option(
+        "--ca-cert", "--ca.cert", metavar="FILE", help="cluster CA certificate (default: from the kubeconfig)")] = None,
+    ca_key: Annotated[str | None, typer.Option(
+        "--ca-key", "--ca.key", metavar="FILE", help="cluster CA key, for certificates that must chain to it")] = None,
+    skip_phases: Annotated[str, typer.Option(
+        "--skip-phases", metavar="PHASE,...", help="phases to skip: preflight, prerequisites, components")] = "",
+    reprobe: Annotated[bool, typer.Option("--reprobe", help="measure preflight again instead of reusing it")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; change nothing")] = False,
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
+) -> None:
+    """Prepare the cluster for edge nodes: preflight, join prerequisites, edge components."""
+    _check_target(target)
+    from kubectl_edge.addon.facts import AddonInputs
+    from kubectl_edge.addon.run import AddonOptions, run_addon
+    from kubectl_edge.cluster.client import connect
+
+    options = AddonOptions(
+        inputs=AddonInputs(public_address, ca_cert, ca_key),
+        skip_phases=frozenset(p.strip() for p in skip_phases.split(",") if p.strip()),
+        dry_run=dry_run, reprobe=reprobe)
+    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+        report = run_addon(cluster, options, progress)
+    document = report.to_json()
+    if output is not OutputFormat.text:
+        emit(dump(document, output))
+        return
+    lines = []
+    for item in document["objects"]:
+        where = f"{item['namespace']}/" if item["namespace"] else ""
+        verb = item["action"] if dry_run else {"create": "created", "patch": "patched", "keep": "kept"}[item["action"]]
+        lines.append(f"{verb} {item['kind'].lower()} {where}{item['name']}: {item['note']}")
+        if dry_run and "patch" in item:
+            lines.append(f"  patch: {json.dumps(item['patch'])}")
+    lines.extend(f"note: {note}" for note in document["notes"])
+    emit("".join(f"{line}\n" for line in lines))
+
+
+def detach(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(metavar="[edge-apps]", help="what to remove (only edge-apps)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="detach even while nodes carry the edge labels")] = False,
+    keep_tokens: Annotated[bool, typer.Option("--keep-tokens", help="keep the bootstrap tokens kubectl-edge made")
+                           ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print what would be undone; change nothing")] = False,
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
+) -> None:
+    """Return the cluster to its state before addon: revert recorded patches, delete what addon created."""
+    _check_target(target)
+    from kubectl_edge.addon.detach import DetachOptions, run_detach
+    from kubectl_edge.cluster.client import connect
+
+    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+        report = run_detach(cluster, DetachOptions(force, keep_tokens, dry_run), progress)
+    if output is not OutputFormat.text:
+        emit(dump(report.to_json(), output))
+        return
+    verb = "would " if dry_run else ""
+    lines = [f"{verb}revert {item}" for item in report.reverted] + [f"{verb}delete {item}" for item in report.deleted]
+    lines += [f"left {item}" for item in report.left]
+    emit("".join(f"{line}\n" for line in lines))
