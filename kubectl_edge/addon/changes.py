@@ -17,6 +17,7 @@ import yaml
 
 from kubectl_edge.addon.prerequisites import Desired, WhenPresent
 from kubectl_edge.cluster.kinds import ObjectRef
+from kubectl_edge.record import FieldChange
 
 _ABSENT: Any = object()
 
@@ -27,16 +28,6 @@ class Verb(str, Enum):
     create = "create"
     patch = "patch"
     keep = "keep"
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """One added or replaced value at a JSON pointer; ``existed`` is False when the path was added."""
-
-    path: str
-    new: Any
-    old: Any = None
-    existed: bool = False
 
 
 @dataclass

@@ -13,13 +13,12 @@ from typing import Any
 
 from edge_protocol import names
 from kubectl_edge.addon.changes import RevertState, inverse_patch, revert_state
-from kubectl_edge.addon.inventory import STATE_REF
 from kubectl_edge.addon.preflight import remove_probes
-from kubectl_edge.addon.prerequisites import MANAGED_BY
-from kubectl_edge.addon.run import Notify, load_state
+from kubectl_edge.addon.run import Notify
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import NODE, SECRET, ObjectRef
 from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed
+from kubectl_edge.record import MANAGED_BY, STATE_REF, load_state
 
 EDGE_NODE_LABELS = ("superedge.io/node-edge=enable", "superedge.io/edge-node=enable")
 

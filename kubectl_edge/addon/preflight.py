@@ -25,6 +25,7 @@ PROBE_SELECTOR = f"{names.PURPOSE_KEY}={names.PURPOSE_PREFLIGHT_PROBE}"
 
 # (verb, resource, API group, namespace) the addon and detach need.
 REQUIRED: list[tuple[str, str, str, str | None]] = [
+    *[("get", resource, group, None) for resource, group in (("services", ""), ("servicecidrs", "networking.k8s.io"))],
     *[(verb, "configmaps", "", ns) for ns in ("kube-public", "kube-system")
       for verb in ("get", "create", "patch", "update", "delete")],
     *[(verb, "secrets", "", "kube-system") for verb in ("list", "create", "delete")],

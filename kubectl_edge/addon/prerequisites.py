@@ -13,10 +13,9 @@ from typing import Any
 
 import yaml
 
-from edge_protocol import names
 from edge_protocol import token as bootstrap_token
+from kubectl_edge.record import MANAGED_BY
 
-MANAGED_BY = {names.MANAGED_BY_KEY: names.MANAGED_BY_VALUE}
 RBAC_API = "rbac.authorization.k8s.io/v1"
 BOOTSTRAP_GROUP = bootstrap_token.DEFAULT_GROUP
 NODES_GROUP = "system:nodes"

@@ -14,7 +14,6 @@ from typing import Any
 
 from kubectl_edge.addon.changes import Action, Verb, plan_object
 from kubectl_edge.addon.facts import AddonInputs, gather
-from kubectl_edge.addon.inventory import STATE_REF, CreatedObject, PatchRecord, State, parse_state
 from kubectl_edge.addon.preflight import (
     CLUSTER_INFO,
     Findings,
@@ -23,10 +22,11 @@ from kubectl_edge.addon.preflight import (
     check_permissions,
     remove_probes,
 )
-from kubectl_edge.addon.prerequisites import MANAGED_BY, desired_prerequisites
+from kubectl_edge.addon.prerequisites import desired_prerequisites
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import ObjectRef
-from kubectl_edge.errors import AlreadyExists, ConfigError, Conflict, Invalid
+from kubectl_edge.errors import AlreadyExists, ConfigError, Conflict, Forbidden, Invalid
+from kubectl_edge.record import MANAGED_BY, STATE_REF, CreatedObject, PatchRecord, State, load_state
 
 log = logging.getLogger(__name__)
 PHASES = ("preflight", "prerequisites", "components")
@@ -72,12 +72,6 @@ def validate_phases(skip: frozenset[str]) -> None:
     if unknown:
         raise ConfigError(f"unknown phase(s) in --skip-phases: {', '.join(unknown)}",
                           f"the phases are: {', '.join(PHASES)}")
-
-
-def load_state(cluster: Cluster) -> State:
-    """The remembered state, or an empty one when addon never ran."""
-    body = cluster.get(STATE_REF)
-    return parse_state(body) if body else State()
 
 
 def save_state(cluster: Cluster, state: State) -> None:
@@ -137,13 +131,16 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
     state = load_state(cluster)
     public_address = options.inputs.public_address or state.settings.get("publicAddress")
     inputs = AddonInputs(public_address, options.inputs.ca_cert_file, options.inputs.ca_key_file)
-    facts = gather(cluster, inputs)
-    report.notes.extend(facts.notes)
     run_preflight = "preflight" not in options.skip_phases
     run_prerequisites = "prerequisites" not in options.skip_phases
-
-    actions = [plan_object(d, cluster.get(ObjectRef.of(d.body))) for d in desired_prerequisites(facts)] \
-        if run_prerequisites else []
+    try:
+        facts = gather(cluster, inputs)
+        actions = [plan_object(d, cluster.get(ObjectRef.of(d.body))) for d in desired_prerequisites(facts)] \
+            if run_prerequisites else []
+    except Forbidden:
+        check_permissions(cluster)  # names every missing permission, not just the first read that failed
+        raise
+    report.notes.extend(facts.notes)
     report.actions = actions
     changes = [a for a in actions if a.verb is not Verb.keep]
     settings = dict(state.settings)

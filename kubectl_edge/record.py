@@ -1,4 +1,4 @@
-"""The in-cluster record of what addon created and changed, and what preflight measured.
+"""kubectl-edge's record in the cluster: what addon created and changed, what preflight measured, settings.
 
 It lives in the ConfigMap ``kube-system/kubectl-edge`` (so ``detach`` works from any machine) and is
 written before each change it describes (write-ahead): a run killed at any point leaves a record that the
@@ -11,13 +11,24 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_edge.addon.changes import FieldChange
-from kubectl_edge.addon.prerequisites import MANAGED_BY
+from edge_protocol import names
+from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import CONFIG_MAP, KINDS_BY_NAME, ObjectRef
 from kubectl_edge.errors import PreconditionFailed
 
 STATE_REF = ObjectRef(CONFIG_MAP, "kubectl-edge", "kube-system")
 FORMAT_VERSION = 1
+MANAGED_BY = {names.MANAGED_BY_KEY: names.MANAGED_BY_VALUE}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One added or replaced value at a JSON pointer; ``existed`` is False when the path was added."""
+
+    path: str
+    new: Any
+    old: Any = None
+    existed: bool = False
 
 
 @dataclass
@@ -117,3 +128,9 @@ def parse_state(body: dict[str, Any]) -> State:
                                  "upgrade kubectl-edge before running it against this cluster")
     state.resource_version = (body.get("metadata") or {}).get("resourceVersion")
     return state
+
+
+def load_state(cluster: Cluster) -> State:
+    """The remembered state, or an empty one when addon never ran."""
+    body = cluster.get(STATE_REF)
+    return parse_state(body) if body else State()
