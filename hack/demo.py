@@ -47,6 +47,11 @@ def main() -> int:
     try:
         step("the plugin as kubectl finds it", ["kubectl", "plugin", "list", "--name-only"], env)
         step("client and server versions", ["kubectl", "edge", "version"], env)
+        step("prepare the cluster for edge nodes (preflight, prerequisites, components)",
+             ["kubectl", "edge", "addon"], env)
+        step("a second addon finds everything in place and changes nothing", ["kubectl", "edge", "addon"], env)
+        if not args.keep:
+            step("undo addon exactly", ["kubectl", "edge", "detach"], env)
     finally:
         if args.keep:
             print(f"\nThe cluster keeps running. Use it with:\n    eval \"$({sys.executable} "

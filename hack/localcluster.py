@@ -51,6 +51,7 @@ CONTROLLERS = [
     "serviceaccount-controller",
     "root-ca-certificate-publisher-controller",
     "garbage-collector-controller",
+    "clusterrole-aggregation-controller",
 ]
 SIGNER_CONTROLLERS = ["bootstrap-signer-controller", "token-cleaner-controller"]
 AUDIT_POLICY = {
@@ -423,8 +424,21 @@ def _start(root: Path, cluster: LocalCluster) -> None:
     insecure.check_hostname = False
     insecure.verify_mode = ssl.CERT_NONE
     _wait_http(root, "kube-controller-manager", kcm, f"https://127.0.0.1:{cluster.kcm_port}/healthz", insecure, b"ok")
+    _wait_settled(root, cluster, kcm)
     if cluster.flavour == "kubeadm":
         seed_kubeadm(root, cluster)
+
+
+def _wait_settled(root: Path, cluster: LocalCluster, kcm: subprocess.Popen[bytes]) -> None:
+    """Wait until the controllers' first work is done (CA bundles, default service accounts).
+
+    Tests compare snapshots of the cluster; objects that controllers add a moment after start-up would
+    otherwise appear as changes.
+    """
+    for namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        for path in (f"/api/v1/namespaces/{namespace}/configmaps/kube-root-ca.crt",
+                     f"/api/v1/namespaces/{namespace}/serviceaccounts/default"):
+            _wait_http(root, "kube-controller-manager", kcm, cluster.server + path, _admin_context(root), b"")
 
 
 def seed_kubeadm(root: Path, cluster: LocalCluster) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import ssl
 import string
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -84,3 +87,68 @@ def audit_writes(cluster: Any, user_agent_prefix: str) -> list[dict[str, Any]]:
                 "create", "update", "patch", "delete", "deletecollection"):
             events.append(event)
     return events
+
+
+# --- kubectl-edge as a user runs it ---------------------------------------------------------------------
+
+PLUGIN_USER_AGENT = "kubectl-edge/"
+# Review requests are creates that the API server answers without storing anything.
+_NON_PERSISTING = {"selfsubjectaccessreviews", "selfsubjectreviews", "selfsubjectrulesreviews"}
+
+
+def run_plugin(kubeconfig: str, *args: str, extra_env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    """Run ``kubectl edge ARGS`` as a separate process against a kubeconfig."""
+    env = {**os.environ, "KUBECONFIG": kubeconfig, "NO_COLOR": "1", **(extra_env or {})}
+    return subprocess.run([sys.executable, "-m", "kubectl_edge", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def audit_mark(cluster: Any) -> int:
+    """The number of audit events so far; pass it to ``persisted_writes_since``."""
+    return len(Path(cluster.audit_log).read_text().splitlines())
+
+
+def persisted_writes_since(cluster: Any, mark: int, user_agent_prefix: str = PLUGIN_USER_AGENT
+                           ) -> list[dict[str, Any]]:
+    """Write requests after ``mark`` that changed stored objects, sent by the plugin."""
+    events = []
+    for line in Path(cluster.audit_log).read_text().splitlines()[mark:]:
+        event = json.loads(line)
+        resource = (event.get("objectRef") or {}).get("resource", "")
+        if (event.get("userAgent", "").startswith(user_agent_prefix) and resource not in _NON_PERSISTING
+                and event.get("verb") in ("create", "update", "patch", "delete", "deletecollection")):
+            events.append(event)
+    return events
+
+
+SNAPSHOT_PATHS = (
+    "/api/v1/namespaces", "/api/v1/configmaps", "/api/v1/secrets", "/api/v1/serviceaccounts", "/api/v1/services",
+    "/apis/rbac.authorization.k8s.io/v1/roles", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "/apis/apps/v1/daemonsets", "/apis/apps/v1/deployments",
+)
+
+
+def snapshot(cluster: Any) -> dict[str, Any]:
+    """Every object of the kinds addon may touch, minus what the server changes by itself."""
+    objects: dict[str, Any] = {}
+    for path in SNAPSHOT_PATHS:
+        listing = admin_request(cluster, path).body
+        for item in listing["items"]:
+            metadata = dict(item["metadata"])
+            for volatile in ("resourceVersion", "managedFields", "creationTimestamp", "generation"):
+                metadata.pop(volatile, None)
+            item = {**item, "metadata": metadata}
+            item.pop("status", None)
+            key = f"{path} {metadata.get('namespace', '')}/{metadata['name']}"
+            objects[key] = item
+    return objects
+
+
+def diff_snapshots(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Readable differences between two snapshots (empty when identical)."""
+    lines = [f"gone: {key}" for key in sorted(before.keys() - after.keys())]
+    lines += [f"new: {key}" for key in sorted(after.keys() - before.keys())]
+    lines += [f"changed: {key}" for key in sorted(before.keys() & after.keys()) if before[key] != after[key]]
+    return lines

@@ -128,12 +128,12 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
     """Run the phases that are not skipped; return what was found and done."""
     validate_phases(options.skip_phases)
     report = AddonReport(dry_run=options.dry_run)
-    state = load_state(cluster)
-    public_address = options.inputs.public_address or state.settings.get("publicAddress")
-    inputs = AddonInputs(public_address, options.inputs.ca_cert_file, options.inputs.ca_key_file)
     run_preflight = "preflight" not in options.skip_phases
     run_prerequisites = "prerequisites" not in options.skip_phases
     try:
+        state = load_state(cluster)
+        public_address = options.inputs.public_address or state.settings.get("publicAddress")
+        inputs = AddonInputs(public_address, options.inputs.ca_cert_file, options.inputs.ca_key_file)
         facts = gather(cluster, inputs)
         actions = [plan_object(d, cluster.get(ObjectRef.of(d.body))) for d in desired_prerequisites(facts)] \
             if run_prerequisites else []

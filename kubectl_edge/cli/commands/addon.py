@@ -50,13 +50,18 @@ def addon(
     if output is not OutputFormat.text:
         emit(dump(document, output))
         return
-    lines = []
-    for item in document["objects"]:
-        where = f"{item['namespace']}/" if item["namespace"] else ""
-        verb = item["action"] if dry_run else {"create": "created", "patch": "patched", "keep": "kept"}[item["action"]]
-        lines.append(f"{verb} {item['kind'].lower()} {where}{item['name']}: {item['note']}")
-        if dry_run and "patch" in item:
-            lines.append(f"  patch: {json.dumps(item['patch'])}")
+    if dry_run:
+        lines = []
+        for item in document["objects"]:
+            where = f"{item['namespace']}/" if item["namespace"] else ""
+            lines.append(f"{item['action']} {item['kind'].lower()} {where}{item['name']}: {item['note']}")
+            if "patch" in item:
+                lines.append(f"  patch: {json.dumps(item['patch'])}")
+    else:
+        counts = {verb: sum(1 for item in document["objects"] if item["action"] == verb)
+                  for verb in ("create", "patch", "keep")}
+        lines = [f"addon: {counts['create']} created, {counts['patch']} patched, {counts['keep']} kept "
+                 f"({document['writeRequests']} write requests)"]
     lines.extend(f"note: {note}" for note in document["notes"])
     emit("".join(f"{line}\n" for line in lines))
 
@@ -80,7 +85,10 @@ def detach(
     if output is not OutputFormat.text:
         emit(dump(report.to_json(), output))
         return
-    verb = "would " if dry_run else ""
-    lines = [f"{verb}revert {item}" for item in report.reverted] + [f"{verb}delete {item}" for item in report.deleted]
-    lines += [f"left {item}" for item in report.left]
+    if dry_run:
+        lines = [f"revert {item}" for item in report.reverted] + [f"delete {item}" for item in report.deleted]
+    else:
+        lines = [f"detach: {len(report.reverted)} reverted, {len(report.deleted)} deleted, {len(report.left)} left "
+                 f"as the owner changed them ({report.writes} write requests)"]
+    lines += [f"left: {item}" for item in report.left]
     emit("".join(f"{line}\n" for line in lines))
