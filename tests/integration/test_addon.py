@@ -109,6 +109,8 @@ def test_bare_addon_makes_a_joinable_cluster_and_detach_restores_it(fresh_bare) 
     assert kubeadm["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     assert kubeadm["networking"]["serviceSubnet"] == "198.19.0.0/20"
     assert kubeadm["kubernetesVersion"].startswith("v1.37.")
+    findings = json.loads(admin_request(cluster, STATE).body["data"]["preflight"])
+    assert (findings["signer"], findings["cleaner"], findings["bootstrap_token_auth"]) == (True, True, True)
 
     # Idempotence: the second run sends no write of any kind.
     mark = audit_mark(cluster)
@@ -144,6 +146,21 @@ def test_bare_addon_makes_a_joinable_cluster_and_detach_restores_it(fresh_bare) 
     mark = audit_mark(cluster)
     _ok(run_plugin(cluster.kubeconfig, "detach"))
     assert persisted_writes_since(cluster, mark) == []
+
+
+def test_preflight_finds_a_controller_manager_that_neither_signs_nor_cleans(tmp_path: Path) -> None:
+    with localcluster.running(tmp_path / "cluster", "bare", signer=False) as cluster:
+        before = snapshot(cluster)
+        result = _ok(run_plugin(cluster.kubeconfig, "addon"))
+        assert "bootstrap signer: not running; kubectl-edge signs cluster-info itself" in result.stderr
+        assert "token cleaner: not running" in result.stderr
+        findings = json.loads(admin_request(cluster, STATE).body["data"]["preflight"])
+        assert (findings["signer"], findings["cleaner"]) == (False, False)
+        # The probe tokens are gone even though no cleaner runs.
+        secrets = admin_request(cluster, "/api/v1/namespaces/kube-system/secrets").body["items"]
+        assert not [s for s in secrets if s["type"] == "bootstrap.kubernetes.io/token"]
+        _ok(run_plugin(cluster.kubeconfig, "detach"))
+        assert _settled(cluster, before) == []
 
 
 def _edit_configmap_text(cluster: Any, name: str, key: str, edit: Any) -> str:
