@@ -30,7 +30,7 @@ ETCD_VERSION = "v3.7.3"
 HELM3_VERSION = "v3.22.0"
 HELM4_VERSION = "v4.3.1"
 # Wrapper module directory -> (binaries it builds, main packages).
-KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kubelet", "kubectl", "kubeadm")
+KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "kubeadm")
 ALL_BINARIES = (*KUBERNETES_BINARIES, "etcd", "helm3", "helm4")
 MODULE_DIRS = ("k8s", "etcd", "helm3", "helm4")
 # The build date is fixed so that the same inputs give the same bytes.

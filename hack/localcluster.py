@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A real local Kubernetes control plane on loopback: etcd -> kube-apiserver -> kube-controller-manager.
+"""A real local Kubernetes control plane on loopback: etcd, kube-apiserver, controller manager, scheduler.
 
     hack/localcluster.py up   --dir DIR [--flavour kubeadm|bare] [--no-signer]
     hack/localcluster.py down --dir DIR
@@ -80,6 +80,7 @@ class LocalCluster:
     api_port: int
     etcd_port: int
     kcm_port: int
+    scheduler_port: int = 0
     bootstrap_token_auth: bool = True
 
     @property
@@ -194,6 +195,7 @@ def make_pki(pki: Path) -> dict[str, bytes]:
     leaf("apiserver", "kube-apiserver", [], True, serving_sans)
     admin = leaf("admin", "kubernetes-admin", ["system:masters"], False)
     kcm = leaf("controller-manager", "system:kube-controller-manager", [], False)
+    scheduler = leaf("scheduler", "system:kube-scheduler", [], False)
     leaf("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["kubeadm:cluster-admins"], False)
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -201,7 +203,7 @@ def make_pki(pki: Path) -> dict[str, bytes]:
     _write(pki / "sa.pub", sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo),
            0o644)
     return {"ca": ca_cert.public_bytes(pem), "admin.crt": admin[0], "admin.key": admin[1],
-            "kcm.crt": kcm[0], "kcm.key": kcm[1]}
+            "kcm.crt": kcm[0], "kcm.key": kcm[1], "scheduler.crt": scheduler[0], "scheduler.key": scheduler[1]}
 
 
 def kubeconfig(server: str, ca: bytes, user: str, cert: bytes, key: bytes) -> str:
@@ -283,7 +285,7 @@ def stop_processes(root: Path, timeout: float = 15.0) -> None:
     run = root / "run"
     if not run.is_dir():
         return
-    order = ["kube-controller-manager", "kube-apiserver", "etcd"]
+    order = ["kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
     names = sorted((p.stem for p in run.glob("*.pid")), key=lambda n: order.index(n) if n in order else -1)
     for name in names:
         try:
@@ -335,6 +337,7 @@ def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path 
     root.mkdir(parents=True, exist_ok=True)
     cluster = LocalCluster(dir=str(root), flavour=flavour, signer=signer, bin_dir=str(binaries),
                            api_port=free_port(), etcd_port=free_port(), kcm_port=free_port(),
+                           scheduler_port=free_port(),
                            bootstrap_token_auth=bootstrap_token_auth)
     try:
         _start(root, cluster)
@@ -352,6 +355,9 @@ def _start(root: Path, cluster: LocalCluster) -> None:
     _write(root / "controller-manager.kubeconfig",
            kubeconfig(cluster.server, pems["ca"], "system:kube-controller-manager", pems["kcm.crt"],
                       pems["kcm.key"]).encode())
+    _write(root / "scheduler.kubeconfig",
+           kubeconfig(cluster.server, pems["ca"], "system:kube-scheduler", pems["scheduler.crt"],
+                      pems["scheduler.key"]).encode())
     _write(root / "audit-policy.json", json.dumps(AUDIT_POLICY).encode(), 0o644)
     tools = Path(cluster.tools_dir())
     tools.mkdir(exist_ok=True)
@@ -425,6 +431,20 @@ def _start(root: Path, cluster: LocalCluster) -> None:
     insecure.verify_mode = ssl.CERT_NONE
     _wait_http(root, "kube-controller-manager", kcm, f"https://127.0.0.1:{cluster.kcm_port}/healthz", insecure, b"ok")
     _wait_settled(root, cluster, kcm)
+    scheduler_config = root / "scheduler.kubeconfig"
+    scheduler = _spawn(root, "kube-scheduler", [
+        cluster.binary("kube-scheduler"),
+        f"--kubeconfig={scheduler_config}",
+        f"--authentication-kubeconfig={scheduler_config}",
+        f"--authorization-kubeconfig={scheduler_config}",
+        "--bind-address=127.0.0.1", f"--secure-port={cluster.scheduler_port}",
+        f"--cert-dir={root / 'scheduler-serving'}",
+        "--leader-elect=false",
+        "--profiling=false",
+        "--v=1",
+    ])
+    _wait_http(root, "kube-scheduler", scheduler, f"https://127.0.0.1:{cluster.scheduler_port}/healthz", insecure,
+               b"ok")
     if cluster.flavour == "kubeadm":
         seed_kubeadm(root, cluster)
 

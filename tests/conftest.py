@@ -73,6 +73,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.failed and _started:
         for name, cluster in _started.items():
-            for component in ("kube-apiserver", "kube-controller-manager", "etcd"):
+            for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"):
                 report.sections.append((f"{name} {component} log",
                                         localcluster.log_tail(Path(cluster.dir), component, 40)))

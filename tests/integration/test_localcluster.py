@@ -159,6 +159,7 @@ def test_bare_flavour_has_none_of_it(bare_cluster) -> None:  # type: ignore[no-u
     ("kubectl", ["version", "--client", "-o", "json"], '"gitVersion": "v1.37.'),
     ("kubeadm", ["version", "-o", "short"], "v1.37."),
     ("kubelet", ["--version"], "Kubernetes v1.37."),
+    ("kube-scheduler", ["--version"], "Kubernetes v1.37."),
     ("etcd", ["--version"], "etcd Version: 3."),
 ])
 def test_cached_tools_print_real_versions(binary: str, args: list[str], expected: str) -> None:
@@ -176,7 +177,7 @@ def test_cli_up_env_down_leaves_no_process(tmp_path: Path) -> None:
     up = subprocess.run([*tool, "up", "--dir", str(root), "--no-signer"], capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
     pids = [int(p.read_text()) for p in (root / "run").glob("*.pid")]
-    assert len(pids) == 3 and all(Path(f"/proc/{pid}").exists() for pid in pids)
+    assert len(pids) == 4 and all(Path(f"/proc/{pid}").exists() for pid in pids)
     env_lines = subprocess.run([*tool, "env", "--dir", str(root)], capture_output=True, text=True, check=True).stdout
     assert f"KUBECONFIG={root / 'admin.kubeconfig'}" in env_lines
     kubectl = str(root / "tools" / "kubectl")
@@ -198,7 +199,7 @@ def test_down_after_the_caller_died_stops_the_processes(tmp_path: Path) -> None:
               " os.kill(os.getpid(), signal.SIGKILL)")
     subprocess.run([sys.executable, "-c", script], capture_output=True)
     pids = [int(p.read_text()) for p in (root / "run").glob("*.pid")]
-    assert len(pids) == 3 and all(Path(f"/proc/{pid}").exists() for pid in pids)
+    assert len(pids) == 4 and all(Path(f"/proc/{pid}").exists() for pid in pids)
     subprocess.run([*tool, "down", "--dir", str(root)], check=True, capture_output=True)
     assert not [pid for pid in pids if _running(pid)]
     assert not root.exists()
