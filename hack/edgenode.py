@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""A simulated edge node on this machine: its own network namespace, mount namespace and containerd.
+
+The node reaches the control plane through a veth pair addressed from 198.18.0.0/15 and a forwarder on the
+host side, at an address the API server's certificate does not name. Inside its mount namespace, /etc,
+/usr/bin, /opt and /var/lib are overlays whose upper layers are scratch directories and /run is a tmpfs, so
+edgeadm runs on the node exactly as on a real one (no --root) while the machine's own files stay untouched;
+what the node wrote is visible in the upper layers. systemd is stood in for by hack/mini_init.py.
+
+Requires root, iproute2, util-linux (unshare, nsenter), containerd, runc, containernetworking-plugins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HACK = Path(__file__).resolve().parent
+sys.path.insert(0, str(HACK))
+import forwarder  # noqa: E402
+
+NAMESPACE_DIR = Path("/run/kubectl-edge-nodes")
+OVERLAID = ("/etc", "/usr/bin", "/opt", "/var/lib")
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+DEBIAN_PACKAGES = ("containerd", "runc", "containernetworking-plugins", "iptables", "iproute2")
+
+
+def install_node_packages() -> None:
+    """Install the node's runtime from Debian when it is missing (idempotent)."""
+    if all(shutil.which(tool) for tool in ("containerd", "runc", "ctr", "ip", "iptables")) and \
+            Path("/usr/lib/cni/bridge").exists():
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *DEBIAN_PACKAGES], check=True, env=env)
+
+
+def _run(argv: list[str], check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, check=check, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+
+
+@dataclass
+class EdgeNode:
+    """One simulated node. ``index`` picks its addresses: 198.18.<index>.1 (host side) and .2 (node)."""
+
+    name: str
+    scratch: Path
+    index: int = 0
+    pod_subnet: str = "198.19.64.0/24"
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _forwarders: list[forwarder.Forwarder] = field(default_factory=list)
+
+    @property
+    def host_ip(self) -> str:
+        return f"198.18.{self.index}.1"
+
+    @property
+    def node_ip(self) -> str:
+        return f"198.18.{self.index}.2"
+
+    @property
+    def mount_ns(self) -> Path:
+        return NAMESPACE_DIR / f"{self.name}.mnt"
+
+    @property
+    def systemctl_dir(self) -> Path:
+        return self.scratch / "init-bin"
+
+    def upper(self, path: str) -> Path:
+        """The scratch directory that holds what the node wrote below ``path`` (an overlaid path)."""
+        return self.scratch / "overlay" / path.strip("/").replace("/", "_") / "upper"
+
+    # --- commands inside the node -----------------------------------------------------------------------
+
+    def argv(self, command: list[str]) -> list[str]:
+        """``command`` wrapped to run in the node's network and mount namespaces."""
+        return ["nsenter", f"--net=/run/netns/{self.name}", f"--mount={self.mount_ns}", "--", *command]
+
+    def env(self) -> dict[str, str]:
+        """Environment for commands on the node: mini_init's systemctl first on PATH."""
+        return {**os.environ, "PATH": f"{self.systemctl_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+
+    def run(self, command: list[str], check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """Run a command on the node and wait for it."""
+        return subprocess.run(self.argv(command), capture_output=True, text=True, check=check, env=self.env(),
+                              timeout=timeout)
+
+    def spawn(self, command: list[str], log: Path) -> subprocess.Popen[bytes]:
+        """Start a long-running process on the node."""
+        with open(log, "ab") as output:
+            process = subprocess.Popen(self.argv(command), stdout=output, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env=self.env(), start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    # --- set-up -----------------------------------------------------------------------------------------
+
+    def create(self, api_port: int) -> None:
+        """Network, mount namespace, overlays, the forwarder to the API server and the systemctl stand-in."""
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        host_link, node_link = f"{self.name}-h", f"{self.name}-n"
+        for argv in (["ip", "netns", "add", self.name],
+                     ["ip", "link", "add", host_link, "type", "veth", "peer", "name", node_link],
+                     ["ip", "link", "set", node_link, "netns", self.name],
+                     ["ip", "addr", "add", f"{self.host_ip}/30", "dev", host_link],
+                     ["ip", "link", "set", host_link, "up"],
+                     ["ip", "-n", self.name, "addr", "add", f"{self.node_ip}/30", "dev", node_link],
+                     ["ip", "-n", self.name, "link", "set", node_link, "up"],
+                     ["ip", "-n", self.name, "link", "set", "lo", "up"],
+                     ["ip", "-n", self.name, "route", "add", "default", "via", self.host_ip]):
+            _run(argv)
+        self._forwarders.append(forwarder.Forwarder(self.host_ip, api_port, "127.0.0.1", api_port).start())
+
+        NAMESPACE_DIR.mkdir(parents=True, exist_ok=True)
+        if _run(["findmnt", "-n", str(NAMESPACE_DIR)], check=False).returncode != 0:
+            _run(["mount", "--bind", str(NAMESPACE_DIR), str(NAMESPACE_DIR)])
+            _run(["mount", "--make-private", str(NAMESPACE_DIR)])
+        self.mount_ns.touch()
+        _run(["unshare", f"--mount={self.mount_ns}", "--propagation", "private", "true"])
+        script = ["set -e", "mount -t tmpfs -o mode=0755 node-run /run"]
+        for path in OVERLAID:
+            upper = self.upper(path)
+            work = upper.parent / "work"
+            upper.mkdir(parents=True)
+            work.mkdir()
+            script.append(f"mount -t overlay overlay -o lowerdir={path},upperdir={upper},workdir={work} {path}")
+        # containerd's snapshots cannot live on an overlay: give it a plain directory.
+        (self.scratch / "containerd").mkdir()
+        script += ["mkdir -p /var/lib/containerd", f"mount --bind {self.scratch / 'containerd'} /var/lib/containerd"]
+        _run(["nsenter", f"--mount={self.mount_ns}", "--", "sh", "-c", "\n".join(script)])
+
+        self.systemctl_dir.mkdir()
+        shim = self.systemctl_dir / "systemctl"
+        shim.write_text(f"#!/bin/sh\nexec {sys.executable} {HACK / 'mini_init.py'} \"$@\"\n")
+        shim.chmod(0o755)
+
+    def start_containerd(self, images: list[Path]) -> None:
+        """containerd on the node (CRI on /run/containerd), CNI bridge config, images imported."""
+        config = self.scratch / "containerd.toml"
+        config.write_text(CONTAINERD_CONFIG)
+        conflist = {"cniVersion": "0.4.0", "name": "edge", "plugins": [
+            {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False, "hairpinMode": True,
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": self.pod_subnet}]],
+                      "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+            {"type": "loopback"}]}
+        self.run(["sh", "-c", f"mkdir -p /etc/cni/net.d && echo '{json.dumps(conflist)}' > "
+                              "/etc/cni/net.d/10-edge.conflist"])
+        self.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=False)
+        self.spawn(["containerd", "--config", str(config)], self.scratch / "containerd.log")
+        deadline = time.monotonic() + 30
+        while self.run(["ctr", "-a", CONTAINERD_SOCKET, "version"], check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                log = (self.scratch / "containerd.log").read_text()[-3000:]
+                raise RuntimeError(f"containerd did not start:\n{log}")
+            time.sleep(0.3)
+        for image in images:
+            self.run(["ctr", "-a", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import", str(image)])
+
+    # --- tear-down --------------------------------------------------------------------------------------
+
+    def destroy(self) -> list[str]:
+        """Stop everything the node runs and remove what it set up; return what could not be removed."""
+        problems: list[str] = []
+        for forwarding in self._forwarders:
+            forwarding.stop()
+        # Every process in the node's network namespace: kubelet, containerd, shims, pods.
+        for _ in range(3):
+            pids = _run(["ip", "netns", "pids", self.name], check=False).stdout.split()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.5)
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        if self.mount_ns.exists():
+            _run(["umount", "-l", str(self.mount_ns)], check=False)
+            self.mount_ns.unlink(missing_ok=True)
+        _run(["ip", "netns", "del", self.name], check=False)
+        _remove_kubepods_cgroups()
+        if _run(["ip", "link", "show", f"{self.name}-h"], check=False).returncode == 0:
+            problems.append(f"veth {self.name}-h still exists")
+        if Path(f"/run/netns/{self.name}").exists():
+            problems.append(f"netns {self.name} still exists")
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.scratch.exists():
+            problems.append(f"{self.scratch} could not be removed")
+        return problems
+
+
+def _remove_kubepods_cgroups() -> None:
+    """Remove the cgroups the kubelet made (bottom-up, in every v1 controller and the unified tree)."""
+    root = Path("/sys/fs/cgroup")
+    for hierarchy in root.iterdir() if root.is_dir() else []:
+        top = hierarchy / "kubepods"
+        if not top.is_dir():
+            continue
+        for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                                reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+
+
+def leftovers(name: str) -> list[str]:
+    """What a node of this name left on the machine: processes, mounts, namespaces, veths, cgroups."""
+    found = []
+    if Path(f"/run/netns/{name}").exists():
+        found.append(f"netns {name}")
+    if (NAMESPACE_DIR / f"{name}.mnt").exists():
+        found.append(f"mount namespace {name}")
+    if _run(["ip", "link", "show", f"{name}-h"], check=False).returncode == 0:
+        found.append(f"veth {name}-h")
+    found += [f"cgroup {p}" for p in Path("/sys/fs/cgroup").glob("*/kubepods")]
+    mounts = Path("/proc/self/mountinfo").read_text()
+    found += [f"mount {line.split()[4]}" for line in mounts.splitlines() if f"/{name}" in line.split()[4]]
+    return found
+
+
+@contextlib.contextmanager
+def running_node(name: str, scratch: Path, api_port: int, images: list[Path], index: int = 0) -> Iterator[EdgeNode]:
+    """A node for the duration of a ``with`` block, torn down even when the block fails."""
+    node = EdgeNode(name=name, scratch=scratch, index=index)
+    try:
+        node.create(api_port)
+        node.start_containerd(images)
+        yield node
+    finally:
+        problems = node.destroy()
+        if problems:
+            raise RuntimeError(f"node {name} teardown left: {', '.join(problems)}")
+
+
+CONTAINERD_CONFIG = """\
+version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+[grpc]
+  address = "/run/containerd/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/pause:edge"
+  # This machine lacks CAP_SYS_RESOURCE: sandboxes may not lower their OOM score.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/opt/cni/bin"
+    conf_dir = "/etc/cni/net.d"
+"""
