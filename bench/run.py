@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["startup.py"]
+BENCHMARKS = ["startup.py", "token_create.py"]
 
 
 def main() -> int:

@@ -50,6 +50,8 @@ def main() -> int:
         step("prepare the cluster for edge nodes (preflight, prerequisites, components)",
              ["kubectl", "edge", "addon"], env)
         step("a second addon finds everything in place and changes nothing", ["kubectl", "edge", "addon"], env)
+        step("a join line for an edge node, its address checked from here",
+             ["kubectl", "edge", "token", "create", "--print-join-command"], env)
         if not args.keep:
             step("undo addon exactly", ["kubectl", "edge", "detach"], env)
     finally:

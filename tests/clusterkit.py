@@ -152,3 +152,104 @@ def diff_snapshots(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     lines += [f"new: {key}" for key in sorted(after.keys() - before.keys())]
     lines += [f"changed: {key}" for key in sorted(before.keys() & after.keys()) if before[key] != after[key]]
     return lines
+
+
+
+# --- a TCP forwarder: the API server at another address, as behind a NAT ------------------------------------
+
+def _pump(source: Any, sink: Any) -> None:
+    """Copy one direction of a connection until it ends, then pass the end on."""
+    import contextlib
+    import socket
+
+    with contextlib.suppress(OSError):
+        while True:
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            sink.sendall(chunk)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)  # the other direction keeps flowing until its own end
+
+
+class tcp_forwarder:  # noqa: N801 - used like a function: ``with tcp_forwarder(host, port) as forwarder:``
+    """Forward TCP connections from ``listen_host:listen_port`` (a free port by default) to a target.
+
+    Like a NAT in front of a control plane: the API server answers at an address its certificate does not
+    name, and TLS passes through untouched. Only loopback addresses are accepted, so a test cannot reach
+    beyond the machine by mistake. ``host``, ``port``, ``address`` (``host:port``) and ``connections``
+    (accepted so far) describe the running forwarder.
+    """
+
+    def __init__(self, target_host: str, target_port: int, listen_host: str = "127.0.0.2",
+                 listen_port: int = 0) -> None:
+        import ipaddress
+        import threading
+
+        for host in (listen_host, target_host):
+            if not ipaddress.ip_address(host).is_loopback:
+                raise ValueError(f"tcp_forwarder only forwards between loopback addresses, not {host}")
+        self.target = (target_host, target_port)
+        self.host = listen_host
+        self.port = listen_port
+        self.connections = 0
+        self._listener: Any = None
+        self._sockets: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        """``host:port`` as a join command writes it."""
+        return f"{self.host}:{self.port}"
+
+    def __enter__(self) -> tcp_forwarder:
+        import socket
+        import threading
+
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((self.host, self.port))
+        self._listener.listen(64)
+        self.port = int(self._listener.getsockname()[1])
+        acceptor = threading.Thread(target=self._serve, daemon=True)
+        self._threads.append(acceptor)
+        acceptor.start()
+        return self
+
+    def _serve(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # the listener was closed: the forwarder is stopping
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self.connections += 1
+                self._sockets += [client, upstream]
+                for source, sink in ((client, upstream), (upstream, client)):
+                    pump = threading.Thread(target=_pump, args=(source, sink), daemon=True)
+                    self._threads.append(pump)
+                    pump.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        import contextlib
+        import socket
+
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=5)

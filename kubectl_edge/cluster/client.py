@@ -93,11 +93,13 @@ class Cluster:
         return document
 
     def list_objects(self, kind: Kind, namespace: str | None = None, label_selector: str | None = None,
-             page_size: int = 500) -> Iterator[dict[str, Any]]:
+             page_size: int = 500, field_selector: str | None = None) -> Iterator[dict[str, Any]]:
         """Every object of a kind, fetched a page at a time."""
         query: dict[str, str] = {"limit": str(page_size)}
         if label_selector:
             query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
         while True:
             page = self.request("GET", kind.path(namespace), query=query)
             yield from page.get("items") or []

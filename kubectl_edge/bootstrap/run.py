@@ -1,0 +1,181 @@
+"""``kubectl edge token create|list|delete``: the steps of each command, in order, on an open cluster.
+
+Everything that can refuse (the address, the CA pin, the certificate's names) is checked before the token is
+stored, so a refused ``create`` leaves the cluster as it was. Each command first does what the controller
+manager would do but does not (``tokens.maintain``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_protocol import capin, jws
+from edge_protocol import token as bootstrap_token
+from edge_protocol.duration import format_duration
+from edge_protocol.joincommand import build_join_command
+from kubectl_edge.bootstrap.joinline import (
+    Address,
+    EndpointCheck,
+    check_cluster_info_ca,
+    check_endpoint,
+    choose_address,
+    describe,
+    read_ca,
+)
+from kubectl_edge.bootstrap.tokens import (
+    CreatedToken,
+    Deletion,
+    Duties,
+    Notify,
+    StoredToken,
+    TokenInventory,
+    TokenSpec,
+    create_token,
+    delete_tokens,
+    maintain,
+    read_cluster_info,
+    read_tokens,
+    signature_valid,
+)
+from kubectl_edge.cluster.client import Cluster
+from kubectl_edge.record import load_state
+
+PUBLIC_ADDRESS_SETTING = "publicAddress"
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """The flags of ``token create``, parsed."""
+
+    spec: TokenSpec
+    join: bool = False
+    public_address: str | None = None
+    ca_cert_file: str | None = None
+    install_pkg_path: str | None = None
+    check_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class JoinPlan:
+    """The join line's ingredients, settled before the token exists."""
+
+    address: Address
+    pins: list[str]
+    check: EndpointCheck
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """The stored token and, when asked for, its join line."""
+
+    created: CreatedToken
+    ttl_seconds: float
+    plan: JoinPlan | None = None
+    join_command: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``token create -o json|yaml``: the token, its ID, expiry, join command and endpoint strategy."""
+        record = self.created.record
+        document: dict[str, Any] = {
+            "id": self.created.token.id,
+            "token": self.created.token.value,
+            "expires": None if record.expiration is None else bootstrap_token.format_expiration(record.expiration),
+            "ttl": format_duration(self.ttl_seconds) if self.ttl_seconds else None,
+            "usages": list(record.usages),
+            "groups": list(record.groups),
+            "description": record.description,
+            "signedBy": self.created.signed_by,
+        }
+        if self.plan is not None:
+            document.update({
+                "joinCommand": self.join_command,
+                "address": self.plan.address.text,
+                "addressSource": self.plan.address.source,
+                "strategy": self.plan.check.strategy,
+                "caCertHashes": list(self.plan.pins),
+            })
+        return document
+
+
+def _maintain(cluster: Cluster, duties: Duties, notify: Notify) -> TokenInventory | None:
+    """Do the controller manager's missing work; return the tokens when they had to be read for it."""
+    if duties.settled:
+        return None
+    inventory = read_tokens(cluster)
+    maintain(cluster, duties, inventory, notify)
+    return inventory
+
+
+def plan_join(cluster: Cluster, request: CreateRequest, remembered: str | None, notify: Notify) -> JoinPlan:
+    """Choose the address and the pins, and try the address from here; refuse before anything is stored."""
+    address, warnings = choose_address(request.public_address, remembered, cluster.server)
+    ca_pem, _ = read_ca(cluster, request.ca_cert_file)
+    pins = capin.pins_of(ca_pem)
+    check = check_endpoint(address, ca_pem, pins, request.check_timeout)
+    info = read_cluster_info(cluster)
+    check_cluster_info_ca(None if info is None else info.get(jws.KUBECONFIG_KEY), pins)
+    for warning in warnings:
+        notify("warning", warning)
+    notify("endpoint" if check.reachable else "warning", describe(address, check))
+    if info is None:
+        notify("warning", "kube-public/cluster-info does not exist, so nodes cannot discover the cluster with this "
+                          "token; run kubectl edge addon")
+    if bootstrap_token.USAGE_SIGNING not in request.spec.usages:
+        notify("warning", "the token lacks the 'signing' usage, so cluster-info is never signed for it and node "
+                          "discovery with it fails; add --usages signing,authentication")
+    return JoinPlan(address, pins, check)
+
+
+def run_create(cluster: Cluster, request: CreateRequest, notify: Notify) -> CreateResult:
+    """``token create``: check the join address (when the line is wanted), store the token, see it signed."""
+    state = load_state(cluster)
+    duties = Duties.from_state(state)
+    plan = plan_join(cluster, request, state.settings.get(PUBLIC_ADDRESS_SETTING), notify) if request.join else None
+    _maintain(cluster, duties, notify)
+    created = create_token(cluster, request.spec, duties, notify)
+    line = None
+    if plan is not None:
+        line = build_join_command(plan.address.text, created.token, plan.pins, request.install_pkg_path)
+    return CreateResult(created, request.spec.ttl_seconds, plan, line)
+
+
+@dataclass
+class ListResult:
+    """``token list``: the tokens to show (never with their secret) and what was left out."""
+
+    tokens: list[StoredToken]
+    signed: dict[str, bool | None]
+    hidden_probes: int = 0
+    malformed: list[str] = field(default_factory=list)
+    now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+
+    def to_json(self) -> dict[str, Any]:
+        """``token list -o json|yaml``."""
+        return {"tokens": [stored.to_json(self.now, self.signed.get(stored.id)) for stored in self.tokens]}
+
+
+def run_list(cluster: Cluster, notify: Notify) -> ListResult:
+    """``token list``: every bootstrap token of the cluster, kubeadm's included, minus addon's probe tokens.
+
+    Probe tokens live for the seconds addon's preflight takes (or until the next addon, after a killed run);
+    no node can use them, so they are left out and counted.
+    """
+    duties = Duties.from_state(load_state(cluster))
+    inventory = _maintain(cluster, duties, notify) or read_tokens(cluster)
+    tokens = inventory.tokens
+    info = read_cluster_info(cluster) or {}
+    signed: dict[str, bool | None] = {}
+    for stored in tokens:
+        token = stored.record.token
+        signed[stored.id] = signature_valid(info, token) if stored.signing and token is not None else None
+    shown = [stored for stored in tokens if not stored.is_probe]
+    return ListResult(shown, signed, hidden_probes=len(tokens) - len(shown), malformed=inventory.malformed)
+
+
+def run_delete(cluster: Cluster, token_ids: list[str], notify: Notify) -> Deletion:
+    """``token delete``: delete the tokens (and their signatures when kubectl-edge signs)."""
+    duties = Duties.from_state(load_state(cluster))
+    _maintain(cluster, duties, notify)
+    return delete_tokens(cluster, token_ids, duties, notify)

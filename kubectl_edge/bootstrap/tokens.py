@@ -1,0 +1,410 @@
+"""Bootstrap tokens in the cluster: create, list, delete, and the signer's and cleaner's work when nobody does it.
+
+Tokens are kubeadm's Secrets (``edge_protocol.token``), so kubeadm's tokens and kubectl-edge's are listed and
+deleted alike. Those kubectl-edge makes carry ``app.kubernetes.io/managed-by: kubectl-edge`` and
+``kubectl-edge.io/purpose: join``; ``detach`` finds them by that label.
+
+Who signs ``kube-public/cluster-info`` and who deletes expired tokens is what addon's preflight measured
+(:class:`Duties`): the controller manager's bootstrap signer and token cleaner, or, where they do not run,
+kubectl-edge itself (SPEC 3.3), on every token command. A signature is deterministic (HS256 over the same
+bytes with the same key), so writing one that the signer also writes never disagrees with it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_protocol import jws, names
+from edge_protocol import token as bootstrap_token
+from edge_protocol.duration import short_human_duration
+from edge_protocol.errors import ProtocolError
+from kubectl_edge.cluster.client import Cluster
+from kubectl_edge.cluster.kinds import CONFIG_MAP, SECRET, ObjectRef
+from kubectl_edge.errors import AlreadyExists, Conflict, Invalid, PreconditionFailed
+from kubectl_edge.record import State
+
+Notify = Callable[[str, str], None]
+
+CLUSTER_INFO = ObjectRef(CONFIG_MAP, jws.CLUSTER_INFO_NAME, jws.CLUSTER_INFO_NAMESPACE)
+TOKEN_FIELD_SELECTOR = f"type={bootstrap_token.SECRET_TYPE}"
+#: How long ``token create`` waits for a signature when preflight never measured the signer. A running
+#: signer answers in tens of milliseconds (measured on the local cluster), so this only costs time when
+#: there is none, and then only until kubectl-edge has signed.
+SIGNER_WAIT_SECONDS = 5.0
+#: A token older than this still unsigned (or signed over an older kubeconfig) proves that no signer runs.
+SIGNER_GRACE_SECONDS = 10.0
+_PATCH_ATTEMPTS = 5
+SIGNED_BY_CONTROLLER = "controller-manager"
+SIGNED_BY_KUBECTL_EDGE = "kubectl-edge"
+UNSIGNED = "none"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Duties:
+    """Whether the controller manager signs cluster-info and deletes expired tokens (None: never measured)."""
+
+    signer: bool | None = None
+    cleaner: bool | None = None
+
+    @classmethod
+    def from_state(cls, state: State) -> Duties:
+        """The findings addon's preflight remembered in the cluster."""
+        findings = state.preflight or {}
+        signer, cleaner = findings.get("signer"), findings.get("cleaner")
+        return cls(signer if isinstance(signer, bool) else None, cleaner if isinstance(cleaner, bool) else None)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the controller manager does both jobs, so token commands have nothing to maintain."""
+        return self.signer is True and self.cleaner is True
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """A bootstrap-token Secret as found in the cluster; the record holds the secret (never shown)."""
+
+    record: bootstrap_token.TokenRecord
+    name: str
+    uid: str
+    labels: dict[str, str] = field(default_factory=dict)
+    created: datetime.datetime | None = None
+
+    @property
+    def id(self) -> str:
+        """The public token ID."""
+        return self.record.id
+
+    @property
+    def managed(self) -> bool:
+        """Whether kubectl-edge made the token."""
+        return self.labels.get(names.MANAGED_BY_KEY) == names.MANAGED_BY_VALUE
+
+    @property
+    def purpose(self) -> str | None:
+        """Why kubectl-edge made it (``join``, ``preflight-probe``), None for others' tokens."""
+        return self.labels.get(names.PURPOSE_KEY) if self.managed else None
+
+    @property
+    def is_probe(self) -> bool:
+        """A short-lived token of addon's preflight: not a token for joining."""
+        return self.purpose == names.PURPOSE_PREFLIGHT_PROBE
+
+    @property
+    def is_join(self) -> bool:
+        """A token kubectl-edge made for joining nodes: the ones it signs and cleans itself when needed."""
+        return self.purpose == names.PURPOSE_JOIN
+
+    @property
+    def signing(self) -> bool:
+        """Whether the token may sign cluster-info (usage ``signing``)."""
+        return bootstrap_token.USAGE_SIGNING in self.record.usages
+
+    @property
+    def ref(self) -> ObjectRef:
+        """The Secret."""
+        return ObjectRef(SECRET, self.name, bootstrap_token.SECRET_NAMESPACE)
+
+    def to_json(self, now: datetime.datetime, signed: bool | None = None) -> dict[str, Any]:
+        """What ``token list -o json|yaml`` shows: everything but the secret."""
+        left = self.record.ttl_seconds(now)
+        document: dict[str, Any] = {
+            "id": self.id,
+            "ttl": None if left is None else short_human_duration(left),
+            "expires": None if self.record.expiration is None
+            else bootstrap_token.format_expiration(self.record.expiration),
+            "usages": list(self.record.usages),
+            "description": self.record.description,
+            "groups": list(self.record.groups),
+            "managedBy": self.labels.get(names.MANAGED_BY_KEY),
+            "purpose": self.purpose,
+        }
+        if signed is not None:
+            document["signed"] = signed
+        return document
+
+
+@dataclass
+class TokenInventory:
+    """Every bootstrap token in the cluster, and the Secrets of that type that are not valid tokens."""
+
+    tokens: list[StoredToken]
+    malformed: list[str]
+
+
+def _parse_time(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        return bootstrap_token.parse_expiration(text)
+    except ProtocolError:
+        return None
+
+
+def read_tokens(cluster: Cluster) -> TokenInventory:
+    """List the bootstrap-token Secrets of ``kube-system`` (only that type is fetched), sorted by ID."""
+    tokens: list[StoredToken] = []
+    malformed: list[str] = []
+    for secret in cluster.list_objects(SECRET, bootstrap_token.SECRET_NAMESPACE, field_selector=TOKEN_FIELD_SELECTOR):
+        metadata = secret.get("metadata") or {}
+        name = str(metadata.get("name", ""))
+        try:
+            data = bootstrap_token.decode_secret_data(secret.get("data") or {})
+            record = bootstrap_token.parse_secret_data(data, name=name, with_secret=True)
+        except ProtocolError:
+            # The authenticator ignores such a Secret too; it is reported by name, never by content.
+            malformed.append(name)
+            continue
+        tokens.append(StoredToken(record=record, name=name, uid=str(metadata.get("uid", "")),
+                                  labels=dict(metadata.get("labels") or {}),
+                                  created=_parse_time(metadata.get("creationTimestamp"))))
+    tokens.sort(key=lambda stored: stored.id)
+    return TokenInventory(tokens, malformed)
+
+
+# --- cluster-info signatures ------------------------------------------------------------------------------
+
+@dataclass
+class SignatureChange:
+    """What one edit of cluster-info's signatures did."""
+
+    exists: bool
+    signed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def read_cluster_info(cluster: Cluster) -> dict[str, str] | None:
+    """The data of ``kube-public/cluster-info``, or None when it does not exist."""
+    body = cluster.get(CLUSTER_INFO)
+    if body is None:
+        return None
+    return {str(key): str(value) for key, value in (body.get("data") or {}).items()}
+
+
+def signature_valid(data: dict[str, str], token: bootstrap_token.BootstrapToken) -> bool:
+    """Whether cluster-info holds a signature for the token over its current kubeconfig."""
+    signature = data.get(jws.signature_key(token.id))
+    kubeconfig = data.get(jws.KUBECONFIG_KEY)
+    if signature is None or kubeconfig is None:
+        return False
+    return jws.verify_detached(kubeconfig, signature, token.id, token.secret)
+
+
+def edit_signatures(cluster: Cluster, sign: Sequence[bootstrap_token.BootstrapToken] = (),
+                    remove: Iterable[str] = ()) -> SignatureChange:
+    """Sign cluster-info for tokens whose signature is missing or stale, and remove others' signatures.
+
+    One JSON patch, guarded by a ``test`` of the kubeconfig that was signed and of each value removed, so a
+    concurrent change (a new kubeconfig, the controller manager's signer) makes it fail and be redone from
+    what the cluster then holds, instead of storing a signature over an old kubeconfig.
+    """
+    signing_ids = {token.id for token in sign}
+    remove_ids = [token_id for token_id in remove if token_id not in signing_ids]
+    for _ in range(_PATCH_ATTEMPTS):
+        data = read_cluster_info(cluster)
+        if data is None:
+            return SignatureChange(exists=False)
+        kubeconfig = data.get(jws.KUBECONFIG_KEY)
+        change = SignatureChange(exists=True)
+        operations: list[dict[str, Any]] = []
+        if kubeconfig is not None:
+            operations.append({"op": "test", "path": f"/data/{jws.KUBECONFIG_KEY}", "value": kubeconfig})
+            for token in sign:
+                if not signature_valid(data, token):
+                    operations.append({"op": "add", "path": f"/data/{jws.signature_key(token.id)}",
+                                       "value": jws.sign_detached(kubeconfig, token.id, token.secret)})
+                    change.signed.append(token.id)
+        for token_id in remove_ids:
+            key = jws.signature_key(token_id)
+            if key in data:
+                operations += [{"op": "test", "path": f"/data/{key}", "value": data[key]},
+                               {"op": "remove", "path": f"/data/{key}"}]
+                change.removed.append(token_id)
+        if not change.signed and not change.removed:
+            return change
+        try:
+            cluster.json_patch(CLUSTER_INFO, operations)
+        except (Invalid, Conflict):
+            continue  # cluster-info changed between the read and the patch: decide again on what it holds now
+        return change
+    raise Conflict(f"{CLUSTER_INFO} kept changing while kubectl-edge updated its signatures",
+                   "something rewrites it continuously; run the command again")
+
+
+# --- maintenance: the signer's and the cleaner's work when the controller manager does not do it ----------
+
+@dataclass
+class Maintenance:
+    """What a token command did on the controller manager's behalf."""
+
+    deleted_expired: list[str] = field(default_factory=list)
+    signed: list[str] = field(default_factory=list)
+    removed_signatures: list[str] = field(default_factory=list)
+
+
+def maintain(cluster: Cluster, duties: Duties, inventory: TokenInventory, notify: Notify,
+             now: datetime.datetime | None = None) -> Maintenance:
+    """Delete expired join tokens kubectl-edge made when no cleaner runs; keep their signatures right.
+
+    Only kubectl-edge's join tokens are touched: others' tokens are their owners' business, and addon's
+    deliberately expired probe token measures the cleaner, so deleting it would falsify that measurement.
+    ``inventory`` is updated to what remains.
+    """
+    moment = now or _now()
+    result = Maintenance()
+    if duties.cleaner is not True:
+        for stored in [t for t in inventory.tokens if t.is_join and t.record.expired(moment)]:
+            try:
+                cluster.delete(stored.ref, uid=stored.uid)
+            except Conflict:
+                continue  # replaced by a new Secret of the same name since it was read: not the expired one
+            inventory.tokens.remove(stored)
+            result.deleted_expired.append(stored.id)
+            notify("cleaner", f"deleted expired bootstrap token {stored.id} (no token cleaner runs in the "
+                              "controller manager)")
+    if duties.signer is True:
+        return result  # the bootstrap signer removes signatures of deleted tokens and re-signs on changes
+    candidates = [t for t in inventory.tokens if t.is_join and t.signing and not t.record.expired(moment)]
+    if duties.signer is None:
+        # Never measured: only a token left unsigned for a while proves that no signer runs.
+        candidates = [t for t in candidates
+                      if t.created is not None and (moment - t.created).total_seconds() >= SIGNER_GRACE_SECONDS]
+    tokens = [t.record.token for t in candidates if t.record.token is not None]
+    if not tokens and not result.deleted_expired:
+        return result
+    change = edit_signatures(cluster, sign=tokens, remove=result.deleted_expired)
+    result.signed, result.removed_signatures = change.signed, change.removed
+    if change.signed:
+        notify("signer", f"signed cluster-info for bootstrap token(s) {', '.join(change.signed)} (cluster-info "
+                         "changed or had no signature for them, and the controller manager does not sign)")
+    return result
+
+
+# --- create, delete ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """What ``token create`` was asked for; the token is generated when none is given."""
+
+    token: bootstrap_token.BootstrapToken | None = None
+    ttl_seconds: float = 24 * 3600.0
+    description: str = ""
+    usages: tuple[str, ...] = bootstrap_token.DEFAULT_USAGES
+    groups: tuple[str, ...] = bootstrap_token.DEFAULT_GROUPS
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    """A token just stored, and who signed cluster-info for it (``none`` when nobody could)."""
+
+    token: bootstrap_token.BootstrapToken
+    record: bootstrap_token.TokenRecord
+    signed_by: str
+
+
+def secret_body(token: bootstrap_token.BootstrapToken, spec: TokenSpec, now: datetime.datetime) -> dict[str, Any]:
+    """The Secret kubeadm would write for the token, with kubectl-edge's labels.
+
+    Raises:
+        TokenError: A usage or group is malformed, or the TTL is negative.
+    """
+    data = bootstrap_token.build_secret_data(token, spec.ttl_seconds, now, description=spec.description,
+                                             usages=spec.usages, groups=spec.groups)
+    return {"apiVersion": "v1", "kind": "Secret", "type": bootstrap_token.SECRET_TYPE,
+            "metadata": {"name": bootstrap_token.secret_name(token.id),
+                         "namespace": bootstrap_token.SECRET_NAMESPACE,
+                         "labels": {names.MANAGED_BY_KEY: names.MANAGED_BY_VALUE,
+                                    names.PURPOSE_KEY: names.PURPOSE_JOIN}},
+            "stringData": data}
+
+
+def _wait_for_signer(cluster: Cluster, token: bootstrap_token.BootstrapToken, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    pause = 0.02
+    while True:
+        data = read_cluster_info(cluster)
+        if data is None:
+            return False
+        if signature_valid(data, token):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+def create_token(cluster: Cluster, spec: TokenSpec, duties: Duties, notify: Notify) -> CreatedToken:
+    """Store a new bootstrap token and make sure cluster-info gets signed for it.
+
+    Raises:
+        PreconditionFailed: A token with that ID exists already (nothing is changed).
+        TokenError: The spec is malformed (nothing is changed).
+    """
+    token = spec.token or bootstrap_token.generate_token()
+    now = _now()
+    body = secret_body(token, spec, now)
+    try:
+        cluster.create(body)
+    except AlreadyExists as exc:
+        raise PreconditionFailed(f"a bootstrap token with ID {token.id} exists already",
+                                 "choose another token, or leave TOKEN out to have one generated") from exc
+    record = bootstrap_token.parse_secret_data(body["stringData"])
+    if bootstrap_token.USAGE_SIGNING not in record.usages:
+        return CreatedToken(token, record, UNSIGNED)
+    if duties.signer is True:
+        return CreatedToken(token, record, SIGNED_BY_CONTROLLER)
+    if duties.signer is None and _wait_for_signer(cluster, token, SIGNER_WAIT_SECONDS):
+        return CreatedToken(token, record, SIGNED_BY_CONTROLLER)
+    change = edit_signatures(cluster, sign=[token])
+    if not change.exists:
+        return CreatedToken(token, record, UNSIGNED)
+    if duties.signer is None:
+        notify("signer", f"no signature appeared in cluster-info within {SIGNER_WAIT_SECONDS:.0f}s, so the "
+                         "controller manager's bootstrap signer does not seem to run; kubectl-edge signed it "
+                         "(run kubectl edge addon once so that later commands know without waiting)")
+    else:
+        notify("signer", "signed cluster-info for the token (the controller manager's bootstrap signer does not run)")
+    return CreatedToken(token, record, SIGNED_BY_KUBECTL_EDGE)
+
+
+@dataclass
+class Deletion:
+    """The tokens ``token delete`` removed and the IDs it did not find."""
+
+    deleted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def parse_token_ids(texts: Sequence[str]) -> list[str]:
+    """Token IDs from ``ID`` or ``ID.SECRET`` arguments, in order, without duplicates.
+
+    Raises:
+        TokenError: An argument is neither (the message never repeats a secret).
+    """
+    ids: list[str] = []
+    for text in texts:
+        token_id = bootstrap_token.token_id_of(text)
+        if token_id not in ids:
+            ids.append(token_id)
+    return ids
+
+
+def delete_tokens(cluster: Cluster, token_ids: Sequence[str], duties: Duties, notify: Notify) -> Deletion:
+    """Delete the tokens' Secrets, and their cluster-info signatures when the controller manager does not."""
+    result = Deletion()
+    for token_id in token_ids:
+        ref = ObjectRef(SECRET, bootstrap_token.secret_name(token_id), bootstrap_token.SECRET_NAMESPACE)
+        (result.deleted if cluster.delete(ref) else result.missing).append(token_id)
+    if duties.signer is not True:
+        # A signature without its token is useless; removing it is what the bootstrap signer would do.
+        change = edit_signatures(cluster, remove=token_ids)
+        if change.removed:
+            notify("signer", f"removed the cluster-info signature of bootstrap token(s) {', '.join(change.removed)}")
+    return result

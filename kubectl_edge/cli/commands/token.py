@@ -1,0 +1,189 @@
+"""``kubectl edge token create|list|delete``: bootstrap tokens and the join command for edge nodes."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kubectl_edge.cli.output import OutputFormat, dump, emit
+from kubectl_edge.cli.ui import progress
+
+if TYPE_CHECKING:
+    from kubectl_edge.bootstrap.run import ListResult
+
+app = typer.Typer(
+    name="token",
+    help="kubectl edge token: bootstrap tokens and the join command for edge nodes.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+class ListFormat(str, Enum):
+    """Values of ``token list -o``."""
+
+    text = "text"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+
+
+def _split(values: list[str] | None, default: tuple[str, ...]) -> list[str]:
+    """``--groups a,b --groups c`` -> ``[a, b, c]``, as kubeadm's string-slice flags read them."""
+    if values is None:
+        return list(default)
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _bad(param: str, exc: Any) -> typer.BadParameter:
+    hint = f" ({exc.hint})" if getattr(exc, "hint", None) else ""
+    return typer.BadParameter(f"{exc.message}{hint}", param_hint=param)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    token: Annotated[str | None, typer.Argument(
+        metavar="[TOKEN]", help="the token, [a-z0-9]{6}.[a-z0-9]{16}; generated when left out")] = None,
+    ttl: Annotated[str, typer.Option("--ttl", metavar="DURATION",
+                                     help="lifetime, e.g. 24h, 30m; 0 never expires")] = "24h",
+    description: Annotated[str, typer.Option("--description", metavar="TEXT",
+                                             help="shown by token list")] = "",
+    groups: Annotated[list[str] | None, typer.Option(
+        "--groups", metavar="GROUP,...",
+        help="extra groups (default system:bootstrappers:kubeadm:default-node-token)")] = None,
+    usages: Annotated[list[str] | None, typer.Option(
+        "--usages", metavar="USAGE,...", help="signing, authentication (default both)")] = None,
+    print_join_command: Annotated[bool, typer.Option(
+        "--print-join-command", help="print the edgeadm join line instead of the token")] = False,
+    public_address: Annotated[str | None, typer.Option(
+        "--public-address", "--master-public-addr", metavar="HOST[:PORT]",
+        help="address edge nodes reach kube-apiserver at (default: remembered by addon, else the kubeconfig's)")
+    ] = None,
+    install_pkg_path: Annotated[str | None, typer.Option(
+        "--install-pkg-path", metavar="PATH|URL", help="static install package the node installs from")] = None,
+    ca_cert: Annotated[str | None, typer.Option(
+        "--ca-cert", "--ca.cert", metavar="FILE", help="cluster CA certificate to pin (default: from the kubeconfig)")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
+) -> None:
+    """Create a bootstrap token; with --print-join-command, print a checked join line for an edge node."""
+    from edge_protocol import token as bootstrap_token
+    from edge_protocol.duration import parse_duration
+    from edge_protocol.errors import ProtocolError
+
+    try:
+        parsed_token = bootstrap_token.parse_token(token) if token is not None else None
+    except ProtocolError as exc:
+        raise _bad("TOKEN", exc) from None
+    try:
+        ttl_seconds = parse_duration(ttl)
+    except ProtocolError as exc:
+        raise _bad("--ttl", exc) from None
+    try:
+        chosen_groups = bootstrap_token.validate_groups(_split(groups, bootstrap_token.DEFAULT_GROUPS))
+    except ProtocolError as exc:
+        raise _bad("--groups", exc) from None
+    try:
+        chosen_usages = bootstrap_token.validate_usages(_split(usages, bootstrap_token.DEFAULT_USAGES))
+    except ProtocolError as exc:
+        raise _bad("--usages", exc) from None
+    if install_pkg_path is not None and not install_pkg_path.strip():
+        raise typer.BadParameter("the path is empty", param_hint="--install-pkg-path")
+
+    from kubectl_edge.bootstrap.run import CreateRequest, run_create
+    from kubectl_edge.bootstrap.tokens import TokenSpec
+    from kubectl_edge.cluster.client import connect
+
+    request = CreateRequest(
+        spec=TokenSpec(parsed_token, ttl_seconds, description, tuple(chosen_usages), tuple(chosen_groups)),
+        join=print_join_command or output is not OutputFormat.text,
+        public_address=public_address, ca_cert_file=ca_cert, install_pkg_path=install_pkg_path,
+        check_timeout=ctx.obj.request_timeout or 5.0)
+    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+        result = run_create(cluster, request, progress)
+    if output is not OutputFormat.text:
+        emit(dump(result.to_json(), output))
+    elif print_join_command and result.join_command:
+        emit(result.join_command + "\n")
+    else:
+        emit(result.created.token.value + "\n")
+
+
+def _table(rows: list[list[str]]) -> str:
+    """Columns padded as kubeadm's tabwriter pads them (3 spaces between columns)."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "".join("   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n"
+                   for row in rows)
+
+
+def _render_list(result: ListResult, wide: bool) -> str:
+    header = ["ID", "TTL", "EXPIRES", "USAGES", "DESCRIPTION", "EXTRA GROUPS"]
+    if wide:
+        header += ["SIGNED", "MANAGED-BY"]
+    rows = [header]
+    for stored in result.tokens:
+        document = stored.to_json(result.now, result.signed.get(stored.id))
+        row = [stored.id, document["ttl"] or "<forever>", document["expires"] or "<never>",
+               ",".join(document["usages"]) or "<none>", document["description"] or "<none>",
+               ",".join(document["groups"]) or "<none>"]
+        if wide:
+            signed = document.get("signed")
+            row += ["<n/a>" if signed is None else "yes" if signed else "no", document["managedBy"] or "<none>"]
+        rows.append(row)
+    return _table(rows)
+
+
+@app.command("list")
+def list_tokens(
+    ctx: typer.Context,
+    output: Annotated[ListFormat, typer.Option("-o", "--output", help="text, wide, json or yaml")] = ListFormat.text,
+) -> None:
+    """List the cluster's bootstrap tokens (kubeadm's too): ID, TTL, expiry, usages, description, groups."""
+    from kubectl_edge.bootstrap.run import run_list
+    from kubectl_edge.cluster.client import connect
+
+    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+        result = run_list(cluster, progress)
+    for name in result.malformed:
+        progress("warning", f"the Secret kube-system/{name} has the bootstrap-token type but is not a valid token; "
+                            "not shown")
+    if result.hidden_probes:
+        progress("tokens", f"{result.hidden_probes} preflight probe token(s) of kubectl edge addon not shown "
+                           "(no node can use them; addon deletes them)")
+    if output in (ListFormat.json, ListFormat.yaml):
+        emit(dump(result.to_json(), OutputFormat(output.value)))
+    elif not result.tokens:
+        progress("tokens", "no bootstrap tokens found")
+    else:
+        emit(_render_list(result, wide=output is ListFormat.wide))
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    tokens: Annotated[list[str], typer.Argument(metavar="ID|TOKEN...", help="token IDs or whole tokens")],
+) -> None:
+    """Delete bootstrap tokens (and the cluster-info signatures kubectl-edge made for them)."""
+    from edge_protocol.errors import ProtocolError
+    from kubectl_edge.bootstrap.tokens import parse_token_ids
+
+    try:
+        token_ids = parse_token_ids(tokens)
+    except ProtocolError as exc:
+        raise _bad("ID|TOKEN", exc) from None
+
+    from kubectl_edge.bootstrap.run import run_delete
+    from kubectl_edge.cluster.client import connect
+    from kubectl_edge.errors import NotFound
+
+    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+        result = run_delete(cluster, token_ids, progress)
+    emit("".join(f'bootstrap token "{token_id}" deleted\n' for token_id in result.deleted))
+    if result.missing:
+        raise NotFound(f"bootstrap token(s) not found: {', '.join(result.missing)}",
+                       "kubectl edge token list shows the tokens that exist")
