@@ -118,7 +118,7 @@ class EdgeNode:
                      ["ip", "-n", self.name, "link", "set", "lo", "up"],
                      ["ip", "-n", self.name, "route", "add", "default", "via", self.host_ip]):
             _run(argv)
-        self._forwarders.append(forwarder.Forwarder(self.host_ip, api_port, "127.0.0.1", api_port).start())
+        self._forwarders.append(forwarder.Forwarder("127.0.0.1", api_port, self.host_ip, api_port).start())
 
         NAMESPACE_DIR.mkdir(parents=True, exist_ok=True)
         if _run(["findmnt", "-n", str(NAMESPACE_DIR)], check=False).returncode != 0:

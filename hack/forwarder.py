@@ -1,85 +1,107 @@
 """A TCP forwarder: the API server seen at another address, like a NAT in front of a real control plane.
 
 The local API server listens on 127.0.0.1 and its certificate names 127.0.0.1 only; a forwarder on
-127.0.0.2 or on a test host's gateway address (198.18.x.y) lets clients reach it by an address the
-certificate does not name. Bytes are copied as they are, so TLS runs end to end.
+127.0.0.2, or on a test host's gateway address (198.18.x.y), lets clients reach it by an address the
+certificate does not name. Bytes are copied as they are, so TLS runs end to end. Only loopback and the
+test-host range 198.18.0.0/15 are accepted, so nothing can be forwarded beyond the machine by mistake.
 """
 
 from __future__ import annotations
 
 import contextlib
-import selectors
+import ipaddress
 import socket
 import threading
-from collections.abc import Iterator
+
+_ALLOWED = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("198.18.0.0/15"))
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy one direction of a connection until it ends, then pass the end on."""
+    with contextlib.suppress(OSError):
+        while True:
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            sink.sendall(chunk)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)  # the other direction keeps flowing until its own end
 
 
 class Forwarder:
-    """Accept on (listen_host, listen_port) and relay each connection to (target_host, target_port)."""
+    """Forward connections from ``listen_host:listen_port`` (a free port when 0) to ``target_host:target_port``.
 
-    def __init__(self, listen_host: str, listen_port: int, target_host: str, target_port: int) -> None:
+    Use it as a context manager, or call ``start``/``stop``. ``host``, ``port``, ``address`` (``host:port``)
+    and ``connections`` (accepted so far) describe the running forwarder.
+    """
+
+    def __init__(self, target_host: str, target_port: int, listen_host: str = "127.0.0.2",
+                 listen_port: int = 0) -> None:
+        for host in (listen_host, target_host):
+            if not any(ipaddress.ip_address(host) in network for network in _ALLOWED):
+                raise ValueError(f"the forwarder only joins loopback and 198.18.0.0/15 addresses, not {host}")
         self.target = (target_host, target_port)
-        self.listener = socket.create_server((listen_host, listen_port), reuse_port=False)
-        self.listener.settimeout(0.2)
-        self.address = self.listener.getsockname()[:2]
-        self._stop = threading.Event()
+        self.host = listen_host
+        self.port = listen_port
+        self.connections = 0
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
-        self._acceptor = threading.Thread(target=self._accept, name="forwarder-accept", daemon=True)
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        """``host:port`` as a join command writes it."""
+        return f"{self.host}:{self.port}"
 
     def start(self) -> Forwarder:
-        """Start accepting in a background thread."""
-        self._acceptor.start()
+        """Listen, and accept in a background thread."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(64)
+        self._listener = listener
+        self.port = int(listener.getsockname()[1])
+        acceptor = threading.Thread(target=self._serve, args=(listener,), daemon=True)
+        self._threads.append(acceptor)
+        acceptor.start()
         return self
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
+    def _serve(self, listener: socket.socket) -> None:
+        while True:
             try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
+                client, _ = listener.accept()
             except OSError:
-                return
-            relay = threading.Thread(target=self._relay, args=(client,), daemon=True)
-            relay.start()
-            self._threads.append(relay)
-
-    def _relay(self, client: socket.socket) -> None:
-        try:
-            upstream = socket.create_connection(self.target, timeout=10)
-        except OSError:
-            client.close()
-            return
-        with client, upstream, selectors.DefaultSelector() as selector:
-            selector.register(client, selectors.EVENT_READ, upstream)
-            selector.register(upstream, selectors.EVENT_READ, client)
-            while not self._stop.is_set():
-                for key, _ in selector.select(timeout=0.5):
-                    source: socket.socket = key.fileobj  # type: ignore[assignment]
-                    try:
-                        data = source.recv(65536)
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    try:
-                        key.data.sendall(data)
-                    except OSError:
-                        return
+                return  # the listener was closed: the forwarder is stopping
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self.connections += 1
+                self._sockets += [client, upstream]
+                for source, sink in ((client, upstream), (upstream, client)):
+                    pump = threading.Thread(target=_pump, args=(source, sink), daemon=True)
+                    self._threads.append(pump)
+                    pump.start()
 
     def stop(self) -> None:
-        """Stop accepting and end every relay."""
-        self._stop.set()
-        self.listener.close()
-        self._acceptor.join(timeout=2)
-        for relay in self._threads:
-            relay.join(timeout=2)
+        """Close the listener and every relayed connection."""
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=5)
 
+    def __enter__(self) -> Forwarder:
+        return self.start()
 
-@contextlib.contextmanager
-def forwarding(listen_host: str, listen_port: int, target_host: str, target_port: int) -> Iterator[Forwarder]:
-    """A running forwarder for the duration of a ``with`` block."""
-    forwarder = Forwarder(listen_host, listen_port, target_host, target_port).start()
-    try:
-        yield forwarder
-    finally:
-        forwarder.stop()
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_protocol import names
+from edge_protocol import token as bootstrap_token
 from kubectl_edge.addon.changes import RevertState, inverse_patch, revert_state
 from kubectl_edge.addon.preflight import remove_probes
 from kubectl_edge.addon.run import Notify
@@ -19,6 +20,7 @@ from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import NODE, SECRET, ObjectRef
 from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed
 from kubectl_edge.record import MANAGED_BY, STATE_REF, load_state
+from kubectl_edge.signatures import edit_signatures
 
 EDGE_NODE_LABELS = ("superedge.io/node-edge=enable", "superedge.io/edge-node=enable")
 
@@ -106,6 +108,7 @@ def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> Deta
             notify("detach", f"{verb}delete {entry.ref}")
 
     selector = f"{names.MANAGED_BY_KEY}={names.MANAGED_BY_VALUE}"
+    deleted_tokens: list[str] = []
     for secret in list(cluster.list_objects(SECRET, "kube-system", label_selector=selector)):
         purpose = (secret["metadata"].get("labels") or {}).get(names.PURPOSE_KEY)
         if options.keep_tokens and purpose != names.PURPOSE_PREFLIGHT_PROBE:
@@ -113,9 +116,12 @@ def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> Deta
         ref = ObjectRef(SECRET, secret["metadata"]["name"], "kube-system")
         if options.dry_run or cluster.delete(ref, uid=secret["metadata"]["uid"]):
             report.deleted.append(str(ref))
+            deleted_tokens.append(ref.name.removeprefix(bootstrap_token.SECRET_NAME_PREFIX))
             notify("detach", f"{verb}delete bootstrap token {ref.name}")
     if not options.dry_run:
         remove_probes(cluster)
+        # Where kubectl-edge signs cluster-info (no signer runs), nobody else removes those signatures.
+        edit_signatures(cluster, remove=deleted_tokens)
 
     live_state = cluster.get(STATE_REF)
     if live_state is not None and not interrupted:

@@ -35,12 +35,11 @@ from kubectl_edge.bootstrap.tokens import (
     create_token,
     delete_tokens,
     maintain,
-    read_cluster_info,
     read_tokens,
-    signature_valid,
 )
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.record import load_state
+from kubectl_edge.signatures import read_cluster_info, signature_valid
 
 PUBLIC_ADDRESS_SETTING = "publicAddress"
 

@@ -163,6 +163,18 @@ def test_preflight_finds_a_controller_manager_that_neither_signs_nor_cleans(tmp_
         assert _settled(cluster, before) == []
 
 
+def test_detach_removes_the_signatures_kubectl_edge_made_in_an_existing_cluster_info(tmp_path: Path) -> None:
+    """Without a signer, kubectl-edge signs the owner's cluster-info; detach takes those signatures out again."""
+    with localcluster.running(tmp_path / "cluster", "kubeadm", signer=False) as cluster:
+        before = snapshot(cluster)
+        _ok(run_plugin(cluster.kubeconfig, "addon"))
+        made = json.loads(_ok(run_plugin(cluster.kubeconfig, "token", "create", "-o", "json")).stdout)
+        info = admin_request(cluster, "/api/v1/namespaces/kube-public/configmaps/cluster-info").body
+        assert f"jws-kubeconfig-{made['id']}" in info["data"], "kubectl-edge signed it"
+        _ok(run_plugin(cluster.kubeconfig, "detach"))
+        assert _settled(cluster, before) == []
+
+
 def _edit_configmap_text(cluster: Any, name: str, key: str, edit: Any) -> str:
     path = f"/api/v1/namespaces/kube-system/configmaps/{name}"
     body = admin_request(cluster, path).body

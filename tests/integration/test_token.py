@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 import yaml
 from clusterkit import (
+    Forwarder,
     admin_request,
     audit_mark,
     persisted_writes_since,
     random_token,
     run_plugin,
-    tcp_forwarder,
     wait_for,
 )
 from clusterkit import request as http_request
@@ -298,7 +298,7 @@ def _plugin_resolving(kubeconfig: str, names: dict[str, str], *args: str) -> sub
 def test_address_strategies(signing: Any) -> None:
     cluster = signing
     made: list[str] = []
-    with tcp_forwarder("127.0.0.1", cluster.api_port, listen_host="127.0.0.2") as nat:
+    with Forwarder("127.0.0.1", cluster.api_port, listen_host="127.0.0.2") as nat:
         behind_nat = _create_json(cluster, "--public-address", nat.address)
         made.append(behind_nat["id"])
         assert nat.connections >= 1, "the address was tried through the forwarder"
@@ -370,7 +370,7 @@ def test_something_that_is_not_tls_is_refused(signing: Any) -> None:
 
 def test_remembered_public_address_is_used_and_detach_removes_the_tokens(tmp_path: Path) -> None:
     with localcluster.running(tmp_path / "cluster", "bare") as cluster, \
-            tcp_forwarder("127.0.0.1", cluster.api_port, listen_host="127.0.0.2") as nat:
+            Forwarder("127.0.0.1", cluster.api_port, listen_host="127.0.0.2") as nat:
         _ok(run_plugin(cluster.kubeconfig, "addon", "--public-address", nat.address))
         remembered = _create_json(cluster, "--print-join-command")
         assert remembered["address"] == nat.address and remembered["addressSource"] == "addon"
