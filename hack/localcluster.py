@@ -399,6 +399,9 @@ def _start(root: Path, cluster: LocalCluster) -> None:
         "--anonymous-auth=true",
         "--allow-privileged=true",
         "--profiling=false",
+        # Webhooks and aggregated APIs are reached through their Services' endpoints, not ClusterIPs: nothing
+        # routes the service range here, and a dial to it must not wander off the machine.
+        "--enable-aggregator-routing=true",
         f"--audit-policy-file={root / 'audit-policy.json'}",
         f"--audit-log-path={root / 'audit.log'}",
         "--audit-log-format=json",

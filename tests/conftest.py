@@ -19,10 +19,12 @@ _started: dict[str, localcluster.LocalCluster] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Everything under tests/integration talks to a real cluster: mark it so -m can select it."""
+    """Everything under tests/integration and tests/e2e talks to a real cluster: mark it so -m can select it."""
     for item in items:
-        if "integration" in item.path.parts:
+        if "integration" in item.path.parts or "e2e" in item.path.parts:
             item.add_marker(pytest.mark.integration)
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
 
 
 def _require_binaries() -> Path:

@@ -1,0 +1,264 @@
+"""The chart installed, upgraded and uninstalled by the real helm 3 and helm 4 on a real control plane.
+
+Each helm major gets a kubeadm-flavoured cluster of its own (kube-proxy objects made by the real kubeadm).
+The cluster has no nodes, so pods never start: the tests check objects, never readiness, and never --wait.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chartkit import HELMS, REPO, binary, helm, helm_env
+from clusterkit import diff_snapshots, snapshot
+
+from kubectl_edge.addon import certs, chart
+
+sys.path.insert(0, str(REPO / "hack"))
+import localcluster
+
+pytestmark = pytest.mark.integration
+
+CHART = REPO / "helm" / "superedge-addon"
+CRDS = ("deploymentgrids.superedge.io", "servicegrids.superedge.io", "statefulsetgrids.superedge.io")
+BOOTSTRAPPER = ["--as", "system:bootstrap:abcdef", "--as-group", "system:bootstrappers:kubeadm:default-node-token",
+                "--as-group", "system:authenticated"]
+
+
+@dataclass
+class Setup:
+    cluster: localcluster.LocalCluster
+    helm: chart.Helm
+    env: dict[str, str]
+    work: Path
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return self.cluster.kubectl(*args, check=check, input=input)
+
+    def get(self, *args: str) -> dict[str, Any]:
+        return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+    def helm_cmd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.helm.path, *args, "--kubeconfig", self.cluster.kubeconfig], capture_output=True,
+                              text=True, env=self.env, timeout=300, check=check)
+
+
+@pytest.fixture(scope="module", params=HELMS)
+def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """A kubeadm-flavoured cluster of this helm major's own, started once for the module."""
+    binary(request.param)  # skip early when the binaries are not built
+    work = tmp_path_factory.mktemp(f"chart-{request.param}")
+    cluster = localcluster.start(work / "cluster", flavour="kubeadm", bin_dir=Path(binary("kubectl")).parent)
+    try:
+        yield Setup(cluster, helm(request.param, work / "helm"), helm_env(work / "helm"), work)
+    finally:
+        localcluster.stop(work / "cluster", remove=False)
+
+
+def live_facts(setup: Setup, **changes: Any) -> chart.ChartFacts:
+    """The facts the components phase reads off the cluster."""
+    def optional(*args: str) -> dict[str, Any] | None:
+        result = setup.kubectl("get", "-o", "json", *args, check=False)
+        return json.loads(result.stdout) if result.returncode == 0 else None
+
+    fields: dict[str, Any] = {
+        "public_address": "203.0.113.10:6443", "ca_pem": Path(setup.cluster.ca_cert).read_text(),
+        "service_cidr": localcluster.SERVICE_CIDR, "cluster_domain": localcluster.CLUSTER_DOMAIN,
+        "kube_proxy_daemonset": optional("-n", "kube-system", "daemonset", "kube-proxy"),
+        "kube_proxy_configmap": optional("-n", "kube-system", "configmap", "kube-proxy"),
+        "edge_info": optional("-n", "edge-system", "configmap", "edge-info")}
+    return chart.ChartFacts(**{**fields, **changes})
+
+
+def live_existing(setup: Setup) -> certs.Existing:
+    """What the installed release holds, read from the live objects as the components phase does."""
+    objects: dict[str, dict[str, Any] | None] = {}
+    for role, ref in chart.existing_refs().items():
+        result = setup.kubectl("get", "-o", "json", "-n", ref.namespace or "", ref.kind.plural, ref.name, check=False)
+        objects[role] = json.loads(result.stdout) if result.returncode == 0 else None
+    return chart.existing_from_objects(objects)
+
+
+def components(setup: Setup, *set_values: str, facts: chart.ChartFacts | None = None, force_conflicts: bool = False
+               ) -> tuple[certs.Result, str]:
+    """The components phase: material (kept where it exists), values, helm upgrade --install (its output)."""
+    chart_facts = facts or live_facts(setup)
+    result = certs.ensure_material(chart_facts.ca_pem, Path(setup.cluster.ca_key).read_text(), live_existing(setup),
+                                   chart.certificate_names(chart_facts))
+    values = chart.compute_values(chart_facts, result.material).values
+    with chart.private_file(chart.values_yaml(values)) as values_file:
+        argv = chart.upgrade_argv(setup.helm, chart.locate_chart(), [values_file], set_values=list(set_values),
+                                  kubeconfig=setup.cluster.kubeconfig, timeout=240, force_conflicts=force_conflicts)
+        output = chart.run_upgrade(argv, setup.env)
+    return result, output
+
+
+def manifest(setup: Setup) -> list[dict[str, Any]]:
+    return chart.manifest_objects(setup.helm_cmd("get", "manifest", "superedge-addon", "-n", "edge-system").stdout)
+
+
+def write_manifest(setup: Setup, objects: list[dict[str, Any]]) -> Path:
+    path = setup.work / "manifest.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    return path
+
+
+def secrets_data(setup: Setup) -> dict[str, Any]:
+    listing = setup.get("-n", "edge-system", "secrets", "-l", "app.kubernetes.io/instance=superedge-addon")
+    return {item["metadata"]["name"]: item["data"] for item in listing["items"]}
+
+
+def release_revision(setup: Setup) -> int:
+    status = json.loads(setup.helm_cmd("status", "superedge-addon", "-n", "edge-system", "-o", "json").stdout)
+    return int(status["version"])
+
+
+# --- the lifecycle, in order ---------------------------------------------------------------------------------
+
+def test_a_wrong_value_is_refused_before_anything_changes(setup):
+    before = snapshot(setup.cluster)
+    with pytest.raises(chart.HelmFailed) as failure:
+        components(setup, "tunnelCloud.nodePort=not-a-port")
+    assert "nodePort" in failure.value.message and "schema" in failure.value.message
+    assert diff_snapshots(before, snapshot(setup.cluster)) == []
+    assert setup.helm_cmd("status", "superedge-addon", "-n", "edge-system", check=False).returncode != 0
+
+
+def test_install_creates_every_rendered_object(setup):
+    result, output = components(setup)
+    assert "lite-apiserver" in result.generated  # the CA key was given
+    assert "kubectl edge token create --print-join-command" in output  # NOTES.txt
+    assert "TCP port 31000" in output and "Edge autonomy is off" not in output
+    objects = manifest(setup)
+    kinds = {o["kind"] for o in objects}
+    assert {"Deployment", "DaemonSet", "Service", "MutatingWebhookConfiguration", "Role", "ClusterRole"} <= kinds
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "DaemonSet"} >= {"edge-kube-proxy", "tunnel-edge"}
+    live = setup.get("-n", "edge-system", "-f", str(write_manifest(setup, objects)))["items"]
+    assert len(live) == len(objects)
+    for rendered, found in zip(objects, live, strict=True):
+        assert (found["kind"], found["metadata"]["name"]) == (rendered["kind"], rendered["metadata"]["name"])
+        assert chart.owned_by_release(found), found["metadata"]
+        assert rendered["metadata"]["labels"].items() <= found["metadata"]["labels"].items()
+        if rendered["kind"] in ("ConfigMap", "Secret"):
+            assert found.get("data") == rendered.get("data"), rendered["metadata"]["name"]
+        if "namespace" in found["metadata"]:
+            assert found["metadata"]["namespace"] == "edge-system"
+
+
+def test_the_crds_are_established(setup):
+    for name in CRDS:
+        crd = setup.get("crd", name)
+        conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+        assert conditions.get("Established") == "True", name
+        assert crd["spec"]["scope"] == "Namespaced"
+
+
+def test_servicegroup_resources_are_accepted(setup):
+    grids = [
+        {"apiVersion": "superedge.io/v1", "kind": "DeploymentGrid",
+         "metadata": {"name": "chart-test-dg", "namespace": "default"},
+         "spec": {"gridUniqKey": "superedge.io.hostname", "template": {
+             "replicas": 1, "selector": {"matchLabels": {"app": "echo"}},
+             "template": {"metadata": {"labels": {"app": "echo"}},
+                          "spec": {"containers": [{"name": "echo", "image": "registry.k8s.io/pause:3.10"}]}}}}},
+        {"apiVersion": "superedge.io/v1", "kind": "ServiceGrid",
+         "metadata": {"name": "chart-test-sg", "namespace": "default"},
+         "spec": {"gridUniqKey": "superedge.io.hostname",
+                  "template": {"selector": {"app": "echo"}, "ports": [{"port": 80, "protocol": "TCP"}]}}},
+    ]
+    try:
+        for grid in grids:
+            created = json.loads(setup.kubectl("create", "-o", "json", "-f", "-", input=json.dumps(grid)).stdout)
+            assert created["spec"] == grid["spec"]  # the templates are kept whole
+        assert [i["metadata"]["name"] for i in setup.get("-n", "default", "dg")["items"]] == ["chart-test-dg"]
+        wrong = {**grids[1], "metadata": {"name": "chart-test-bad", "namespace": "default"},
+                 "spec": {"gridUniqKey": 5}}
+        refused = setup.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(wrong), check=False)
+        assert refused.returncode != 0 and "gridUniqKey" in refused.stderr
+    finally:
+        setup.kubectl("delete", "-n", "default", "dg/chart-test-dg", "sg/chart-test-sg", "--ignore-not-found")
+
+
+def test_nodes_joining_may_read_edge_info_and_nothing_else(setup):
+    def can(verb: str, what: str) -> bool:
+        result = setup.kubectl("auth", "can-i", verb, what, "-n", "edge-system", *BOOTSTRAPPER, check=False)
+        return result.stdout.strip() == "yes"
+
+    assert can("get", "configmaps/edge-info") and can("get", "secrets/edge-info")
+    assert not can("get", "secrets/tunnel-cloud-cert")
+    assert not can("list", "secrets") and not can("update", "configmaps/edge-info")
+
+
+def test_an_upgrade_keeps_keys_certificates_and_what_others_wrote(setup):
+    before = secrets_data(setup)
+    token = setup.get("-n", "edge-system", "configmap", "tunnel-cloud-token")["data"]
+    revision = release_revision(setup)
+    # The owner adds a key to edge-info; tunnel-cloud records nodes in tunnel-nodes (other field managers).
+    setup.kubectl("patch", "-n", "edge-system", "configmap", "edge-info", "--type=merge",
+                  "-p", json.dumps({"data": {"host-config": "203.0.113.30 registry.example.org"}}))
+    setup.kubectl("patch", "-n", "edge-system", "configmap", "tunnel-nodes", "--type=merge",
+                  "-p", json.dumps({"data": {"hosts": "198.18.0.5 edge-1"}}), "--field-manager=tunnel-cloud")
+
+    get_values = chart.get_values_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig)
+    assert chart.existing_from_values(chart.run_get_values(get_values, setup.env) or {}) == live_existing(setup)
+    result, _ = components(setup, "tunnelCloud.replicas=2")
+    assert result.generated == ()
+    assert release_revision(setup) == revision + 1
+    assert setup.get("-n", "edge-system", "deployment", "tunnel-cloud")["spec"]["replicas"] == 2
+    assert secrets_data(setup) == before
+    assert setup.get("-n", "edge-system", "configmap", "tunnel-cloud-token")["data"] == token
+    assert setup.get("-n", "edge-system", "configmap", "edge-info")["data"]["host-config"] == \
+        "203.0.113.30 registry.example.org"
+    assert setup.get("-n", "edge-system", "configmap", "tunnel-nodes")["data"]["hosts"] == "198.18.0.5 edge-1"
+
+    # The chart keeps the owner's key by itself too (lookup), when the values do not carry it.
+    components(setup, facts=live_facts(setup, edge_info=None), force_conflicts=True)
+    assert release_revision(setup) == revision + 2
+    assert setup.get("-n", "edge-system", "configmap", "edge-info")["data"]["host-config"] == \
+        "203.0.113.30 registry.example.org"
+    assert setup.get("-n", "edge-system", "deployment", "tunnel-cloud")["spec"]["replicas"] == 1
+    assert secrets_data(setup) == before
+
+
+def test_uninstall_removes_every_object_but_the_crds(setup):
+    objects = manifest(setup)
+    argv = chart.uninstall_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig, timeout=240)
+    assert chart.run_uninstall(argv, setup.env) is True
+    remaining = setup.kubectl("get", "-n", "edge-system", "-f", str(write_manifest(setup, objects)),
+                              "--ignore-not-found", "-o", "name")
+    assert remaining.stdout.strip() == ""
+    for name in CRDS:
+        assert setup.kubectl("get", "crd", name, check=False).returncode == 0
+    assert chart.run_uninstall(argv, setup.env) is False  # nothing left to uninstall
+    assert chart.run_get_values(chart.get_values_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig),
+                                setup.env) is None
+
+
+def test_keys_the_chart_generates_survive_an_upgrade(setup):
+    """Plain helm, no computed values: the chart makes the keys once and keeps them."""
+    base = ["upgrade", "--install", "superedge-addon", str(CHART), "-n", "edge-system", "--create-namespace",
+            "--set", "tunnelCloud.publicHost=edge.example.org"]
+    setup.helm_cmd(*base)
+    before = secrets_data(setup)
+    info = setup.get("-n", "edge-system", "configmap", "edge-info")["data"]
+    assert info["kube-api-ca.crt"].strip() == Path(setup.cluster.ca_cert).read_text().strip()  # kube-root-ca.crt
+    assert info["kube-api-cluster-ip"] == localcluster.KUBERNETES_SERVICE_IP
+    assert "lite-apiserver.crt" not in info and "edge-info" not in before
+    setup.helm_cmd(*base, "--set", "tunnelCloud.replicas=3")
+    assert setup.get("-n", "edge-system", "deployment", "tunnel-cloud")["spec"]["replicas"] == 3
+    assert secrets_data(setup) == before
+    tunnel_ca = base64.b64decode(before["tunnel-edge-cert"]["ca.crt"]).decode()
+    existing = live_existing(setup)
+    assert existing.tunnel_ca == tunnel_ca
+    # the components phase adopts what the chart made rather than replacing it
+    kept = certs.ensure_material(Path(setup.cluster.ca_cert).read_text(), None, existing,
+                                 chart.certificate_names(live_facts(setup, public_address="edge.example.org")))
+    assert kept.generated == ()
+    assert chart.run_uninstall(chart.uninstall_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig), setup.env)
