@@ -32,6 +32,25 @@ def step(title: str, argv: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"demo: step failed: {title}")
 
 
+def edge_node_steps(root: Path, env: dict[str, str]) -> None:
+    """edgeadm joins a scratch node root to the cluster (kubelet not started: no systemd here), then resets it."""
+    edgeadm = root / "edgeadm"
+    node = root / "edge-node"
+    (node / "etc").mkdir(parents=True, exist_ok=True)
+    (node / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    step("the edge-node installer: one file for any python3 >= 3.8", ["kubectl", "edge", "installer", "-o",
+                                                                      str(edgeadm)], env)
+    created = subprocess.run(["kubectl", "edge", "token", "create", "--print-join-command"], env=env,
+                             capture_output=True, text=True)
+    if created.returncode != 0:
+        raise SystemExit(f"demo: cannot create a token for the join: {created.stderr.strip()}")
+    join = shlex.split(created.stdout.strip().splitlines()[-1])
+    step(f"edgeadm joins a scratch node root {node} (files only: kubelet is not started)",
+         [str(edgeadm), *join[1:], "--root", str(node), "--skip-phases", "start"], env)
+    step("edgeadm reset puts the node root back as it was", [str(edgeadm), "reset", "--root", str(node), "--force"],
+         env)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
@@ -52,6 +71,7 @@ def main() -> int:
         step("a second addon finds everything in place and changes nothing", ["kubectl", "edge", "addon"], env)
         step("a join line for an edge node, its address checked from here",
              ["kubectl", "edge", "token", "create", "--print-join-command"], env)
+        edge_node_steps(root, env)
         if not args.keep:
             step("undo addon exactly", ["kubectl", "edge", "detach"], env)
     finally:

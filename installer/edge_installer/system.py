@@ -1,0 +1,92 @@
+"""Everything edgeadm asks of the machine, behind small functions tests can replace.
+
+The clock, the architecture, the hostname, free disk space, and the commands that change the running
+system (``systemctl``, ``ip``) go through here. No other module calls ``subprocess`` or reads the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import time
+from typing import List, Optional, Sequence
+
+from edge_installer.errors import InstallerError
+from edge_protocol.platforms import go_arch
+
+
+def now() -> float:
+    """Seconds since the epoch, from this node's clock."""
+    return time.time()
+
+
+def machine() -> str:
+    """This node's architecture as Kubernetes names it (``amd64``, ``arm64``, ...)."""
+    return go_arch(platform.machine())
+
+
+def operating_system() -> str:
+    """``linux``, ``darwin``, ... (lower case)."""
+    return platform.system().lower()
+
+
+def hostname() -> str:
+    """This node's host name, lower case, as kubelet would register it."""
+    return socket.gethostname().lower()
+
+
+def is_root() -> bool:
+    """Whether edgeadm runs as root."""
+    return os.geteuid() == 0
+
+
+def free_bytes(path: str) -> int:
+    """Free bytes on the filesystem holding ``path`` (or its nearest existing parent)."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    return shutil.disk_usage(probe).free
+
+
+def find_program(name: str) -> Optional[str]:
+    """The path of a program on PATH, or None."""
+    return shutil.which(name)
+
+
+def run(argv: Sequence[str], timeout: float = 120.0) -> str:
+    """Run a command; return its output, raise InstallerError with its output when it fails.
+
+    Raises:
+        InstallerError: The program is missing, or exits non-zero, or runs longer than ``timeout``.
+    """
+    try:
+        result = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+                                check=False)
+    except FileNotFoundError:
+        raise InstallerError(f"cannot run {argv[0]}: it is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise InstallerError(f"{' '.join(argv)} did not finish within {timeout:.0f} s") from None
+    output = result.stdout.decode("utf-8", "replace").strip()
+    if result.returncode != 0:
+        raise InstallerError(f"{' '.join(argv)} failed with exit code {result.returncode}: {output or 'no output'}")
+    return output
+
+
+def systemctl(args: List[str]) -> str:
+    """Run ``systemctl ARGS``: the one seam through which edgeadm starts and stops services.
+
+    Raises:
+        InstallerError: systemctl is not installed (the node does not run systemd) or the command failed.
+    """
+    if find_program("systemctl") is None:
+        raise InstallerError(
+            "systemctl is not available: edgeadm starts kubelet with systemd, and this machine does not run it",
+            "start kubelet another way (the files are written), or skip this phase with --skip-phases start",
+        )
+    return run(["systemctl", *args])
