@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KEEP ?=
 
-.PHONY: all venv binaries lint test unit integration demo bench clean
+.PHONY: all venv binaries node-deps lint test unit integration e2e demo bench clean
 
 all: test
 
@@ -22,6 +22,10 @@ venv: $(STAMP)
 binaries:
 	$(PYTHON) hack/build_binaries.py
 
+## containerd, runc, CNI plugins and iproute2 from Debian, for the simulated edge node (needs root).
+node-deps:
+	$(PYTHON) -c 'import sys; sys.path.insert(0, "hack"); import edgenode; edgenode.install_node_packages()'
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -31,12 +35,15 @@ unit: venv
 	$(BIN)/pytest tests -m 'not integration'
 
 integration: venv binaries
-	$(BIN)/pytest tests -m integration
+	$(BIN)/pytest tests -m 'integration and not e2e'
 
-test: venv binaries lint
+e2e: venv binaries node-deps
+	$(BIN)/pytest tests/e2e -s
+
+test: venv binaries node-deps lint
 	$(BIN)/pytest tests
 
-demo: venv binaries
+demo: venv binaries node-deps
 	$(BIN)/python hack/demo.py $(if $(KEEP),--keep)
 
 bench: venv binaries

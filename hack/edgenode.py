@@ -166,6 +166,11 @@ class EdgeNode:
         for image in images:
             self.run(["ctr", "-a", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import", str(image)])
 
+    def kubelet_log(self, lines: int = 60) -> str:
+        """The tail of the kubelet's log, as the node's stand-in init system keeps it."""
+        result = self.run(["tail", "-n", str(lines), "/run/mini-init/kubelet.service.log"], check=False)
+        return result.stdout or result.stderr
+
     # --- tear-down --------------------------------------------------------------------------------------
 
     def destroy(self) -> list[str]:

@@ -4,7 +4,7 @@
 It understands what edgeadm asks of systemd for kubelet-style units, and nothing more:
 ``daemon-reload``, ``enable``/``disable`` (remembered), ``start``/``stop``/``restart`` (a process started
 from the unit's ``ExecStart`` with its ``Environment``/``EnvironmentFile`` lines, the drop-ins in
-``<unit>.d/`` applied, logs in ``/var/log/<unit>.log``), ``is-active``, ``is-enabled``. Units are read from
+``<unit>.d/`` applied, logs in ``/run/mini-init/<unit>.log``), ``is-active``, ``is-enabled``. Units are read from
 /etc/systemd/system and /usr/lib/systemd/system as seen by the caller (the node's mount namespace). State
 lives in /run/mini-init.
 """
@@ -98,8 +98,7 @@ def start(unit: str) -> None:
         return
     argv, env = command_line(unit)
     STATE.mkdir(parents=True, exist_ok=True)
-    Path("/var/log").mkdir(parents=True, exist_ok=True)
-    with open(f"/var/log/{unit}.log", "ab") as log:
+    with open(STATE / f"{unit}.log", "ab") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env={**os.environ, **env}, start_new_session=True)
     (STATE / f"{unit}.pid").write_text(str(process.pid))

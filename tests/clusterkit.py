@@ -92,14 +92,32 @@ def audit_writes(cluster: Any, user_agent_prefix: str) -> list[dict[str, Any]]:
 # --- kubectl-edge as a user runs it ---------------------------------------------------------------------
 
 PLUGIN_USER_AGENT = "kubectl-edge/"
+#: kubectl-edge and the helm it runs.
+ADDON_USER_AGENTS = ("kubectl-edge/", "Helm/")
 # Review requests are creates that the API server answers without storing anything.
 _NON_PERSISTING = {"selfsubjectaccessreviews", "selfsubjectreviews", "selfsubjectrulesreviews"}
 
 
+def tools_path() -> str:
+    """A directory with ``helm`` (helm 3), ``kubectl`` and ``kubeadm`` from the binary cache, for PATH."""
+    import tempfile
+
+    import build_binaries
+
+    directory = Path(tempfile.gettempdir()) / f"kubectl-edge-tools-{build_binaries.binary_dir().name}"
+    directory.mkdir(exist_ok=True)
+    for link, target in (("helm", "helm3"), ("kubectl", "kubectl"), ("kubeadm", "kubeadm")):
+        path = directory / link
+        if not path.is_symlink():
+            path.symlink_to(build_binaries.binary_dir() / target)
+    return str(directory)
+
+
 def run_plugin(kubeconfig: str, *args: str, extra_env: dict[str, str] | None = None
                ) -> subprocess.CompletedProcess[str]:
-    """Run ``kubectl edge ARGS`` as a separate process against a kubeconfig."""
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "NO_COLOR": "1", **(extra_env or {})}
+    """Run ``kubectl edge ARGS`` as a separate process against a kubeconfig (helm 3 on PATH)."""
+    env = {**os.environ, "KUBECONFIG": kubeconfig, "NO_COLOR": "1", "PATH": f"{tools_path()}:{os.environ['PATH']}",
+           **(extra_env or {})}
     return subprocess.run([sys.executable, "-m", "kubectl_edge", *args], capture_output=True, text=True, env=env,
                           timeout=300)
 
@@ -109,9 +127,9 @@ def audit_mark(cluster: Any) -> int:
     return len(Path(cluster.audit_log).read_text().splitlines())
 
 
-def persisted_writes_since(cluster: Any, mark: int, user_agent_prefix: str = PLUGIN_USER_AGENT
+def persisted_writes_since(cluster: Any, mark: int, user_agent_prefix: str | tuple[str, ...] = ADDON_USER_AGENTS
                            ) -> list[dict[str, Any]]:
-    """Write requests after ``mark`` that changed stored objects, sent by the plugin."""
+    """Write requests after ``mark`` that changed stored objects, sent by the plugin (or the helm it ran)."""
     events = []
     for line in Path(cluster.audit_log).read_text().splitlines()[mark:]:
         event = json.loads(line)
@@ -126,7 +144,9 @@ SNAPSHOT_PATHS = (
     "/api/v1/namespaces", "/api/v1/configmaps", "/api/v1/secrets", "/api/v1/serviceaccounts", "/api/v1/services",
     "/apis/rbac.authorization.k8s.io/v1/roles", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
     "/apis/rbac.authorization.k8s.io/v1/clusterroles", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    "/apis/apps/v1/daemonsets", "/apis/apps/v1/deployments",
+    "/apis/apps/v1/daemonsets", "/apis/apps/v1/deployments", "/api/v1/endpoints",
+    "/apis/discovery.k8s.io/v1/endpointslices", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
 )
 
 
@@ -139,6 +159,11 @@ def snapshot(cluster: Any) -> dict[str, Any]:
             metadata = dict(item["metadata"])
             for volatile in ("resourceVersion", "managedFields", "creationTimestamp", "generation"):
                 metadata.pop(volatile, None)
+            # The API server counts a DaemonSet's template changes here, as it counts generations.
+            annotations = {k: v for k, v in (metadata.get("annotations") or {}).items()
+                           if k != "deprecated.daemonset.template.generation"}
+            if "annotations" in metadata:
+                metadata["annotations"] = annotations
             item = {**item, "metadata": metadata}
             item.pop("status", None)
             key = f"{path} {metadata.get('namespace', '')}/{metadata['name']}"

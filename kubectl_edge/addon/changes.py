@@ -50,7 +50,8 @@ def _pointer_get(document: Any, path: str) -> Any:
         return _ABSENT
 
 
-def _patch_action(ref: ObjectRef, current: dict[str, Any], merged: dict[str, Any], note: str) -> Action:
+def patch_action(ref: ObjectRef, current: dict[str, Any], merged: dict[str, Any], note: str) -> Action:
+    """The guarded patch (and its inverse) that turns ``current`` into ``merged``, which only adds to it."""
     operations = jsonpatch.make_patch(current, merged).patch
     changes: list[FieldChange] = []
     forward: list[dict[str, Any]] = []
@@ -130,7 +131,7 @@ def plan_object(desired: Desired, current: dict[str, Any] | None) -> Action:
             return Action(Verb.keep, ref, note=why)
     if merged == current:
         return Action(Verb.keep, ref, note="exists; every key is present")
-    return _patch_action(ref, current, merged, "; ".join(notes))
+    return patch_action(ref, current, merged, "; ".join(notes))
 
 
 class RevertState(str, Enum):

@@ -8,17 +8,20 @@ Every step skips what is already undone, so detach can be interrupted and run ag
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from edge_protocol import names
 from edge_protocol import token as bootstrap_token
+from kubectl_edge.addon import chart
+from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import RevertState, inverse_patch, revert_state
 from kubectl_edge.addon.preflight import remove_probes
 from kubectl_edge.addon.run import Notify
 from kubectl_edge.cluster.client import Cluster
-from kubectl_edge.cluster.kinds import NODE, SECRET, ObjectRef
-from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed
+from kubectl_edge.cluster.kinds import CRD, NAMESPACE, NODE, SECRET, ObjectRef
+from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed, WaitTimeout
 from kubectl_edge.record import MANAGED_BY, STATE_REF, load_state
 from kubectl_edge.signatures import edit_signatures
 
@@ -32,6 +35,8 @@ class DetachOptions:
     force: bool = False
     keep_tokens: bool = False
     dry_run: bool = False
+    helm: str | None = None
+    timeout: float | None = None
 
 
 @dataclass
@@ -65,6 +70,16 @@ def _is_ours(live: dict[str, Any], uid: str | None) -> bool:
     return uid is None or live["metadata"].get("uid") == uid
 
 
+def _wait_gone(cluster: Cluster, ref: ObjectRef, timeout: float) -> None:
+    """Wait until an object is gone (a namespace takes a while: its controller empties it first)."""
+    deadline = time.monotonic() + timeout
+    while cluster.get(ref) is not None:
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"{ref} is still terminating after {timeout:.0f} s",
+                              "check what keeps it (kubectl get all -n NAME) and run detach again")
+        time.sleep(0.5)
+
+
 def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> DetachReport:
     """Undo everything addon recorded; return what was done."""
     report = DetachReport(dry_run=options.dry_run)
@@ -76,6 +91,11 @@ def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> Deta
     state = load_state(cluster)
     verb = "would " if options.dry_run else ""
     interrupted = False  # the record is kept when something should be retried
+    if state.settings.get(components_phase.SETTINGS_KEY):
+        if options.dry_run:
+            notify("detach", f"would helm uninstall {chart.RELEASE} in {chart.NAMESPACE}")
+        else:
+            components_phase.uninstall(cluster, options.helm, options.timeout, notify)
 
     for record in reversed(state.patches):
         live = cluster.get(record.ref)
@@ -103,9 +123,18 @@ def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> Deta
         if not _is_ours(live, entry.uid):
             report.left.append(f"{entry.ref}: not made by kubectl-edge (recreated by someone else); left as it is")
             continue
+        if entry.ref.kind is CRD and not options.force:
+            remaining = components_phase.custom_resources_left(cluster, live)
+            if remaining:
+                report.left.append(f"{entry.ref}: {remaining} custom resource(s) of it remain; delete them (or "
+                                   "pass --force) and run detach again")
+                interrupted = True
+                continue
         if options.dry_run or cluster.delete(entry.ref, uid=live["metadata"]["uid"]):
             report.deleted.append(str(entry.ref))
             notify("detach", f"{verb}delete {entry.ref}")
+            if entry.ref.kind is NAMESPACE and not options.dry_run:
+                _wait_gone(cluster, entry.ref, options.timeout or 120.0)
 
     selector = f"{names.MANAGED_BY_KEY}={names.MANAGED_BY_VALUE}"
     deleted_tokens: list[str] = []

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_edge.addon import chart
+from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import Action, Verb, plan_object
 from kubectl_edge.addon.facts import AddonInputs, gather
 from kubectl_edge.addon.preflight import (
@@ -41,6 +43,7 @@ class AddonOptions:
     skip_phases: frozenset[str] = frozenset()
     dry_run: bool = False
     reprobe: bool = False
+    components: components_phase.ComponentsOptions = field(default_factory=components_phase.ComponentsOptions)
 
 
 @dataclass
@@ -52,9 +55,16 @@ class AddonReport:
     actions: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     writes: int = 0
+    helm_values: dict[str, Any] | None = None
+    rendered: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary for ``-o json|yaml``."""
+        """A JSON-ready summary for ``-o json|yaml`` (helm values and rendered objects in a dry run only)."""
+        extra: dict[str, Any] = {}
+        if self.dry_run and self.helm_values is not None:
+            extra["helmValues"] = self.helm_values
+        if self.rendered is not None:
+            extra["rendered"] = self.rendered
         return {
             "dryRun": self.dry_run,
             "preflight": self.findings.to_json() if self.findings else None,
@@ -63,6 +73,7 @@ class AddonReport:
                         for a in self.actions],
             "notes": self.notes,
             "writeRequests": self.writes,
+            **extra,
         }
 
 
@@ -130,22 +141,40 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
     report = AddonReport(dry_run=options.dry_run)
     run_preflight = "preflight" not in options.skip_phases
     run_prerequisites = "prerequisites" not in options.skip_phases
+    run_components = "components" not in options.skip_phases
+    components_plan: components_phase.ComponentsPlan | None = None
     try:
         state = load_state(cluster)
         public_address = options.inputs.public_address or state.settings.get("publicAddress")
         inputs = AddonInputs(public_address, options.inputs.ca_cert_file, options.inputs.ca_key_file)
         facts = gather(cluster, inputs)
-        actions = [plan_object(d, cluster.get(ObjectRef.of(d.body))) for d in desired_prerequisites(facts)] \
-            if run_prerequisites else []
+        phased: list[tuple[str, Action]] = []
+        if run_prerequisites:
+            phased += [("prerequisites", plan_object(d, cluster.get(ObjectRef.of(d.body))))
+                       for d in desired_prerequisites(facts)]
+        if run_components:
+            components_plan = components_phase.plan_components(
+                cluster, facts, public_address or facts.control_plane_endpoint,
+                state.settings.get(components_phase.SETTINGS_KEY) or {}, options.components)
+            phased += [("components", action) for action in components_plan.actions]
     except Forbidden:
         check_permissions(cluster)  # names every missing permission, not just the first read that failed
         raise
     report.notes.extend(facts.notes)
+    actions = [action for _, action in phased]
     report.actions = actions
-    changes = [a for a in actions if a.verb is not Verb.keep]
+    changes = [(phase, a) for phase, a in phased if a.verb is not Verb.keep]
     settings = dict(state.settings)
     if options.inputs.public_address:
         settings["publicAddress"] = options.inputs.public_address
+    install_needed = components_plan is not None and not components_plan.up_to_date
+    if components_plan is not None:
+        report.notes.extend(components_plan.notes)
+        report.helm_values = components_plan.values
+        if install_needed:
+            # Write-ahead: the release is on record before helm makes it, so detach knows to uninstall it.
+            settings[components_phase.SETTINGS_KEY] = {**(settings.get(components_phase.SETTINGS_KEY) or {}),
+                                                 "release": chart.RELEASE, "namespace": chart.NAMESPACE}
     probe_needed = run_preflight and (options.reprobe or state.preflight is None)
     uids_missing = any(entry.uid is None for entry in state.created)
     if state.preflight is not None:
@@ -155,15 +184,16 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         if report.findings and not probe_needed:
             notify("preflight", "using the findings remembered from an earlier run (--reprobe measures again)")
         notify("preflight", f"server {facts.git_version}; cluster-info server {facts.cluster_info_server}")
-    if not (changes or probe_needed or settings != state.settings or uids_missing):
-        notify("prerequisites", "every prerequisite is in place; nothing to change")
-        _components(notify)
+    if not (changes or probe_needed or settings != state.settings or uids_missing or install_needed):
+        notify("addon", "everything is in place; nothing to change")
         return report
     if run_preflight:
         check_permissions(cluster)
         notify("preflight", "permissions: the current user may make every change addon needs")
     if options.dry_run:
         notify("preflight", "probe tokens are not created in a dry run; the signer and cleaner are not measured")
+        if components_plan is not None:
+            report.rendered = components_phase.render(cluster, components_plan, options.components, facts.git_version)
         return report
 
     probe: Probe | None = None
@@ -175,7 +205,7 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         notify("preflight", "bootstrap-token authentication: a probe token authenticated")
     try:
         if changes or uids_missing or settings != state.settings:
-            for action in changes:
+            for _, action in changes:
                 if action.verb is Verb.create and state.find_created(action.ref) is None:
                     state.created.append(CreatedObject(action.ref))
                 elif action.verb is Verb.patch:
@@ -183,16 +213,16 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
             state.settings = settings
             save_state(cluster, state)  # write-ahead: the record precedes the changes
             uids: dict[ObjectRef, str] = {}
-            for action in changes:
+            for phase, action in changes:
                 uid = _apply(cluster, action)
                 if uid:
                     uids[action.ref] = uid
-                notify("prerequisites", f"{action.verb.value}d {action.ref}" + (f": {action.note}"
-                                                                                  if action.verb is Verb.patch else ""))
+                notify(phase, f"{action.verb.value}d {action.ref}" + (f": {action.note}"
+                                                                      if action.verb is Verb.patch else ""))
             _record_uids(cluster, state, uids)
-        for action in actions:
+        for phase, action in phased:
             if action.verb is Verb.keep:
-                notify("prerequisites", f"kept {action.ref}: {action.note}")
+                notify(phase, f"kept {action.ref}: {action.note}")
         if probe is not None:
             signer, cleaner = probe.finish(cluster_info_exists=cluster.get(CLUSTER_INFO) is not None)
             probe = None
@@ -201,11 +231,17 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
             notify("preflight", _describe_signer(signer))
             notify("preflight", "token cleaner: " + ("runs" if cleaner else
                                                      "not running; kubectl-edge deletes expired tokens it made"))
+        if components_plan is not None:
+            if install_needed:
+                components_phase.install(cluster, components_plan, options.components, notify)
+                state.settings[components_phase.SETTINGS_KEY] = {"release": chart.RELEASE, "namespace": chart.NAMESPACE,
+                                                           "digest": components_plan.digest}
+            else:
+                notify("components", f"release {chart.RELEASE} is up to date (same chart and values)")
         save_state(cluster, state)
     finally:
         if probe is not None:  # an error before the findings: leave no probe token behind
             remove_probes(cluster)
-    _components(notify)
     report.writes = cluster.writes
     return report
 
@@ -214,8 +250,3 @@ def _describe_signer(signer: bool | None) -> str:
     if signer is None:
         return "bootstrap signer: not measured (cluster-info does not exist; run addon with its prerequisites)"
     return "bootstrap signer: " + ("runs" if signer else "not running; kubectl-edge signs cluster-info itself")
-
-
-def _components(notify: Notify) -> None:
-    notify("components", "nothing to install yet")
-

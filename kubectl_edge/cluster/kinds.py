@@ -38,9 +38,17 @@ CLUSTER_ROLE = Kind(RBAC, "ClusterRole", "clusterroles", False)
 CLUSTER_ROLE_BINDING = Kind(RBAC, "ClusterRoleBinding", "clusterrolebindings", False)
 SERVICE_CIDR = Kind("networking.k8s.io/v1", "ServiceCIDR", "servicecidrs", False)
 CSR = Kind("certificates.k8s.io/v1", "CertificateSigningRequest", "certificatesigningrequests", False)
+POD = Kind("v1", "Pod", "pods", True)
+LEASE = Kind("coordination.k8s.io/v1", "Lease", "leases", True)
+DAEMON_SET = Kind("apps/v1", "DaemonSet", "daemonsets", True)
+DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments", True)
+ENDPOINTS = Kind("v1", "Endpoints", "endpoints", True)
+ENDPOINT_SLICE = Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", True)
+CRD = Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False)
 
 KINDS_BY_NAME = {k.kind: k for k in (NAMESPACE, CONFIG_MAP, SECRET, SERVICE, NODE, ROLE, ROLE_BINDING, CLUSTER_ROLE,
-                                     CLUSTER_ROLE_BINDING, SERVICE_CIDR, CSR)}
+                                     CLUSTER_ROLE_BINDING, SERVICE_CIDR, CSR, POD, LEASE, DAEMON_SET, DEPLOYMENT,
+                                     ENDPOINTS, ENDPOINT_SLICE, CRD)}
 
 
 @dataclass(frozen=True)

@@ -112,11 +112,11 @@ def test_bare_addon_makes_a_joinable_cluster_and_detach_restores_it(fresh_bare) 
     findings = json.loads(admin_request(cluster, STATE).body["data"]["preflight"])
     assert (findings["signer"], findings["cleaner"], findings["bootstrap_token_auth"]) == (True, True, True)
 
-    # Idempotence: the second run sends no write of any kind.
+    # Idempotence: the second run sends no write of any kind, neither kubectl-edge nor helm.
     mark = audit_mark(cluster)
     _ok(run_plugin(cluster.kubeconfig, "addon"))
     events = [e for e in (json.loads(line) for line in Path(cluster.audit_log).read_text().splitlines()[mark:])
-              if e.get("userAgent", "").startswith("kubectl-edge/")]
+              if e.get("userAgent", "").startswith(("kubectl-edge/", "Helm/"))]
     assert not [e for e in events if e["verb"] in ("create", "update", "patch", "delete")]
 
     # What a joining node does with a bootstrap token now works.
@@ -207,16 +207,25 @@ def test_kubeadm_cluster_gets_only_missing_fields_recorded_and_reverted(fresh_ku
     kubeadm_text = after[kubeadm_key]["data"]["ClusterConfiguration"]
     assert kubeadm_text.startswith(owner_kubeadm)
     assert list(yaml.safe_load(kubeadm_text[len(owner_kubeadm):])) == ["controlPlaneEndpoint"]
-    # Nothing else that existed was touched; cluster-info keeps kubeadm's server.
+    # Nothing else that existed was touched (kube-proxy gets the node affinity that keeps it off edge nodes);
+    # cluster-info keeps kubeadm's server.
+    kube_proxy_key = "/apis/apps/v1/daemonsets kube-system/kube-proxy"
     changed = [key for key in before.keys() & after.keys() if before[key] != after[key]]
-    assert sorted(changed) == sorted([kubelet_key, kubeadm_key])
+    assert sorted(changed) == sorted([kubelet_key, kubeadm_key, kube_proxy_key])
     assert "https://localhost:" in after["/api/v1/configmaps kube-public/cluster-info"]["data"]["kubeconfig"]
-    created = sorted(after.keys() - before.keys())
-    assert created == ["/api/v1/configmaps kube-system/kubectl-edge"], created
+    # What is new is kubectl-edge's record, its edge-system namespace and CRDs, and the release's objects.
+    for key in sorted(after.keys() - before.keys()):
+        metadata = after[key]["metadata"]
+        managed = (metadata.get("labels") or {}).get("app.kubernetes.io/managed-by")
+        assert metadata.get("namespace") == "edge-system" or managed in ("kubectl-edge", "Helm"), key
     inventory = json.loads(after["/api/v1/configmaps kube-system/kubectl-edge"]["data"]["inventory"])
-    assert inventory["created"] == []
+    assert sorted((c["kind"], c["name"]) for c in inventory["created"]) == [
+        ("CustomResourceDefinition", "deploymentgrids.superedge.io"),
+        ("CustomResourceDefinition", "servicegrids.superedge.io"),
+        ("CustomResourceDefinition", "statefulsetgrids.superedge.io"), ("Namespace", "edge-system")]
     assert {(p["name"], tuple(sorted(c["path"] for c in p["changes"]))) for p in inventory["patches"]} == {
-        ("kubelet-config", ("/data/kubelet",)), ("kubeadm-config", ("/data/ClusterConfiguration",))}
+        ("kubelet-config", ("/data/kubelet",)), ("kubeadm-config", ("/data/ClusterConfiguration",)),
+        ("kube-proxy", ("/spec/template/spec/affinity",))}
     for patch in inventory["patches"]:
         assert patch["forward"][0]["op"] == "test" and patch["inverse"][0]["op"] == "test"
 
@@ -274,10 +283,11 @@ def _normalised_result(cluster: Any) -> dict[str, Any]:
 
 
 def test_addon_killed_after_each_write_resumes_and_detach_restores(fresh_bare) -> None:  # type: ignore[no-untyped-def]
+    """Preflight and prerequisites; the components phase has a test of its own (helm makes it slow)."""
     cluster = fresh_bare
     original = snapshot(cluster)
     mark = audit_mark(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "addon"))
+    _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
     total_writes = len(persisted_writes_since(cluster, mark))
     reference = _normalised_result(cluster)
     _ok(run_plugin(cluster.kubeconfig, "detach"))
@@ -286,14 +296,14 @@ def test_addon_killed_after_each_write_resumes_and_detach_restores(fresh_bare) -
 
     for kill_after in range(1, total_writes):
         fault = {"KUBECTL_EDGE_FAULT_KILL_AFTER_WRITES": str(kill_after)}
-        killed = run_plugin(cluster.kubeconfig, "addon", extra_env=fault)
+        killed = run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components", extra_env=fault)
         assert killed.returncode == -9, f"k={kill_after}: {killed.stderr}"
         _ok(run_plugin(cluster.kubeconfig, "detach"))
         assert _settled(cluster, original) == [], f"detach after a kill at write {kill_after}"
 
-        killed = run_plugin(cluster.kubeconfig, "addon", extra_env=fault)
+        killed = run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components", extra_env=fault)
         assert killed.returncode == -9
-        _ok(run_plugin(cluster.kubeconfig, "addon"))
+        _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
         assert _normalised_result(cluster) == reference, f"addon resumed after a kill at write {kill_after}"
         _ok(run_plugin(cluster.kubeconfig, "detach"))
         assert _settled(cluster, original) == [], f"detach after a resumed addon (k={kill_after})"
