@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["startup.py", "token_create.py", "installer_startup.py"]
+BENCHMARKS = ["startup.py", "token_create.py", "installer_startup.py", "status.py"]
 
 
 def main() -> int:

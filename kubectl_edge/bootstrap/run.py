@@ -2,7 +2,8 @@
 
 Everything that can refuse (the address, the CA pin, the certificate's names) is checked before the token is
 stored, so a refused ``create`` leaves the cluster as it was. Each command first does what the controller
-manager would do but does not (``tokens.maintain``).
+manager would do but does not (``tokens.maintain``), and deletes the tokens made for one node whose node has
+joined (``tokens.retire_node_tokens``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from kubectl_edge.bootstrap.tokens import (
     create_token,
     delete_tokens,
     maintain,
+    node_of_group,
     read_tokens,
+    retire_node_tokens,
 )
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.record import load_state
@@ -85,6 +88,7 @@ class CreateResult:
             "usages": list(record.usages),
             "groups": list(record.groups),
             "description": record.description,
+            "node": next((node for node in map(node_of_group, record.groups) if node), None),
             "signedBy": self.created.signed_by,
         }
         if self.plan is not None:
@@ -133,6 +137,7 @@ def run_create(cluster: Cluster, request: CreateRequest, notify: Notify) -> Crea
     duties = Duties.from_state(state)
     plan = plan_join(cluster, request, state.settings.get(PUBLIC_ADDRESS_SETTING), notify) if request.join else None
     _maintain(cluster, duties, notify)
+    retire_node_tokens(cluster, duties, notify)
     created = create_token(cluster, request.spec, duties, notify)
     line = None
     if plan is not None:
@@ -163,6 +168,7 @@ def run_list(cluster: Cluster, notify: Notify) -> ListResult:
     """
     duties = Duties.from_state(load_state(cluster))
     inventory = _maintain(cluster, duties, notify) or read_tokens(cluster)
+    retire_node_tokens(cluster, duties, notify, inventory)
     tokens = inventory.tokens
     info = read_cluster_info(cluster) or {}
     signed: dict[str, bool | None] = {}
@@ -177,4 +183,8 @@ def run_delete(cluster: Cluster, token_ids: list[str], notify: Notify) -> Deleti
     """``token delete``: delete the tokens (and their signatures when kubectl-edge signs)."""
     duties = Duties.from_state(load_state(cluster))
     _maintain(cluster, duties, notify)
-    return delete_tokens(cluster, token_ids, duties, notify)
+    retired = retire_node_tokens(cluster, duties, notify)
+    result = delete_tokens(cluster, [token_id for token_id in token_ids if token_id not in retired], duties, notify)
+    # A token the housekeeping above just deleted was still asked for: it is gone, as asked.
+    result.deleted = [token_id for token_id in token_ids if token_id in retired or token_id in result.deleted]
+    return result

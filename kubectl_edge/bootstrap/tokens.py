@@ -8,11 +8,16 @@ Who signs ``kube-public/cluster-info`` and who deletes expired tokens is what ad
 (:class:`Duties`): the controller manager's bootstrap signer and token cleaner, or, where they do not run,
 kubectl-edge itself (SPEC 3.3), on every token command. A signature is deterministic (HS256 over the same
 bytes with the same key), so writing one that the signer also writes never disagrees with it.
+
+A token made for one node (``--for-node``) also carries the group ``system:bootstrappers:kubectl-edge:node:
+<name>`` and the label ``kubectl-edge.io/for-node``; once that node's client certificate is approved, the next
+kubectl-edge command deletes it (:func:`retire_node_tokens`), as nothing in the cluster would.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +26,8 @@ from typing import Any
 from edge_protocol import names
 from edge_protocol import token as bootstrap_token
 from edge_protocol.duration import short_human_duration
-from edge_protocol.errors import ProtocolError
+from edge_protocol.errors import ProtocolError, TokenError
+from kubectl_edge.bootstrap.nodecsr import node_csrs
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import SECRET, ObjectRef
 from kubectl_edge.errors import AlreadyExists, Conflict, PreconditionFailed
@@ -37,6 +43,15 @@ TOKEN_FIELD_SELECTOR = f"type={bootstrap_token.SECRET_TYPE}"
 SIGNER_WAIT_SECONDS = 5.0
 #: A token older than this still unsigned (or signed over an older kubeconfig) proves that no signer runs.
 SIGNER_GRACE_SECONDS = 10.0
+#: The extra group of a token made for one node (``token create --for-node``); kubeadm's default group stays
+#: too, so kubeadm's RBAC for joining applies unchanged. Bootstrap groups cannot hold dots, node names can,
+#: so a dot is written as a colon (which node names never contain): the mapping is one-to-one.
+NODE_GROUP_PREFIX = bootstrap_token.GROUP_PREFIX + "kubectl-edge:node:"
+#: On the Secrets of tokens made for one node, so every command finds them with one small label-selected list.
+FOR_NODE_LABEL = "kubectl-edge.io/for-node"
+_NODE_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+#: kubeadm's group pattern allows 256 characters after ``system:bootstrappers:``.
+MAX_FOR_NODE_NAME = 256 - len(NODE_GROUP_PREFIX) + len(bootstrap_token.GROUP_PREFIX)
 SIGNED_BY_CONTROLLER = "controller-manager"
 SIGNED_BY_KUBECTL_EDGE = "kubectl-edge"
 UNSIGNED = "none"
@@ -44,6 +59,37 @@ UNSIGNED = "none"
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+# --- tokens made for one node ---------------------------------------------------------------------------
+
+def node_group(node: str) -> str:
+    """The extra group that marks a token as made for ``node`` alone.
+
+    Raises:
+        TokenError: ``node`` is not a valid node name, or too long to fit in a bootstrap group.
+    """
+    if not _NODE_NAME_RE.fullmatch(node) or len(node) > 253:
+        raise TokenError(f"{node!r} is not a valid node name",
+                         "node names are lowercase letters, digits, '-' and '.', starting and ending with a letter or "
+                         "digit (as kubectl get nodes shows them)")
+    if len(node) > MAX_FOR_NODE_NAME:
+        raise TokenError(f"the node name {node!r} is {len(node)} characters long; a bootstrap token's group can "
+                         f"name nodes of at most {MAX_FOR_NODE_NAME}",
+                         "create a token without --for-node for this node and delete it after the join")
+    return bootstrap_token.validate_group(NODE_GROUP_PREFIX + node.replace(".", ":"))
+
+
+def node_of_group(group: str) -> str | None:
+    """The node a for-node group names, None for any other group."""
+    if not group.startswith(NODE_GROUP_PREFIX) or len(group) == len(NODE_GROUP_PREFIX):
+        return None
+    return group[len(NODE_GROUP_PREFIX):].replace(":", ".")
+
+
+def for_node_description(node: str) -> str:
+    """The description ``token create --for-node`` gives a token when none is asked for."""
+    return f"for node {node}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +148,18 @@ class StoredToken:
         return self.purpose == names.PURPOSE_JOIN
 
     @property
+    def node(self) -> str | None:
+        """The node the token was made for alone (its for-node group), None for a token any node may use."""
+        return next((node for node in map(node_of_group, self.record.groups) if node), None)
+
+    def made_for(self, node: str) -> bool:
+        """Whether the token was made for this node alone: its for-node group names it, or (without such a
+        group) its description is the node's name or the description ``--for-node`` writes."""
+        if self.node is not None:
+            return self.node == node
+        return self.record.description in (node, for_node_description(node))
+
+    @property
     def signing(self) -> bool:
         """Whether the token may sign cluster-info (usage ``signing``)."""
         return bootstrap_token.USAGE_SIGNING in self.record.usages
@@ -124,6 +182,7 @@ class StoredToken:
             "groups": list(self.record.groups),
             "managedBy": self.labels.get(names.MANAGED_BY_KEY),
             "purpose": self.purpose,
+            "node": self.node,
         }
         if signed is not None:
             document["signed"] = signed
@@ -147,11 +206,12 @@ def _parse_time(text: str | None) -> datetime.datetime | None:
         return None
 
 
-def read_tokens(cluster: Cluster) -> TokenInventory:
+def read_tokens(cluster: Cluster, label_selector: str | None = None) -> TokenInventory:
     """List the bootstrap-token Secrets of ``kube-system`` (only that type is fetched), sorted by ID."""
     tokens: list[StoredToken] = []
     malformed: list[str] = []
-    for secret in cluster.list_objects(SECRET, bootstrap_token.SECRET_NAMESPACE, field_selector=TOKEN_FIELD_SELECTOR):
+    for secret in cluster.list_objects(SECRET, bootstrap_token.SECRET_NAMESPACE, field_selector=TOKEN_FIELD_SELECTOR,
+                                       label_selector=label_selector):
         metadata = secret.get("metadata") or {}
         name = str(metadata.get("name", ""))
         try:
@@ -219,6 +279,45 @@ def maintain(cluster: Cluster, duties: Duties, inventory: TokenInventory, notify
     return result
 
 
+def retire_node_tokens(cluster: Cluster, duties: Duties, notify: Notify,
+                       inventory: TokenInventory | None = None) -> list[str]:
+    """Delete the tokens made for one node (``--for-node``) whose node has had its client certificate approved.
+
+    Such a token has done its job once the node's first CSR is approved; nothing in the cluster deletes it
+    then, so every token command, ``status`` and ``node delete`` do, on their next run. A CSR counts when it
+    was posted with the token itself, or is younger than the token (the node joined with another token
+    since), so an approval from an earlier life of the same node name does not retire a new token.
+    ``inventory`` (when the caller has read every token) is updated to what remains. Returns the IDs deleted.
+    """
+    candidates = [stored for stored in read_tokens(cluster, label_selector=FOR_NODE_LABEL).tokens
+                  if stored.managed and stored.node]
+    if not candidates:
+        return []
+    wanted = {stored.node for stored in candidates}
+    approvals: dict[str, list[tuple[datetime.datetime | None, str | None]]] = {}
+    for csr in node_csrs(cluster):
+        if csr.approved and csr.node in wanted:
+            approvals.setdefault(csr.node, []).append((csr.created, csr.bootstrap_token_id))
+    retired = []
+    for stored in candidates:
+        for created, token_id in approvals.get(stored.node or "", []):
+            # Timestamps have whole seconds: only a CSR of a later second is surely younger than the token.
+            if token_id == stored.id or (created is not None and stored.created is not None
+                                         and created > stored.created):
+                retired.append(stored)
+                break
+    if not retired:
+        return []
+    deletion = delete_tokens(cluster, [stored.id for stored in retired], duties, notify)
+    for stored in retired:
+        if stored.id in deletion.deleted:
+            notify("tokens", f"deleted bootstrap token {stored.id}, made for node {stored.node} alone: the node's "
+                             "client certificate was approved, so the token has no further use")
+    if inventory is not None:
+        inventory.tokens[:] = [stored for stored in inventory.tokens if stored.id not in deletion.deleted]
+    return deletion.deleted
+
+
 # --- create, delete ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -230,6 +329,18 @@ class TokenSpec:
     description: str = ""
     usages: tuple[str, ...] = bootstrap_token.DEFAULT_USAGES
     groups: tuple[str, ...] = bootstrap_token.DEFAULT_GROUPS
+    for_node: str | None = None
+
+    def made_for_node(self, node: str) -> TokenSpec:
+        """The same spec for a token of one node: its group added, a description naming the node if none.
+
+        Raises:
+            TokenError: ``node`` is not a usable node name.
+        """
+        group = node_group(node)
+        groups = self.groups if group in self.groups else (*self.groups, group)
+        return TokenSpec(self.token, self.ttl_seconds, self.description or for_node_description(node), self.usages,
+                         groups, node)
 
 
 @dataclass(frozen=True)
@@ -249,11 +360,12 @@ def secret_body(token: bootstrap_token.BootstrapToken, spec: TokenSpec, now: dat
     """
     data = bootstrap_token.build_secret_data(token, spec.ttl_seconds, now, description=spec.description,
                                              usages=spec.usages, groups=spec.groups)
+    labels = {names.MANAGED_BY_KEY: names.MANAGED_BY_VALUE, names.PURPOSE_KEY: names.PURPOSE_JOIN}
+    if spec.for_node:
+        labels[FOR_NODE_LABEL] = "true"
     return {"apiVersion": "v1", "kind": "Secret", "type": bootstrap_token.SECRET_TYPE,
             "metadata": {"name": bootstrap_token.secret_name(token.id),
-                         "namespace": bootstrap_token.SECRET_NAMESPACE,
-                         "labels": {names.MANAGED_BY_KEY: names.MANAGED_BY_VALUE,
-                                    names.PURPOSE_KEY: names.PURPOSE_JOIN}},
+                         "namespace": bootstrap_token.SECRET_NAMESPACE, "labels": labels},
             "stringData": data}
 
 

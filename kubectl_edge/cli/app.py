@@ -9,7 +9,7 @@ import sys
 import typer
 
 from edge_protocol import exitcodes
-from kubectl_edge.cli.commands import addon, installer, package, token, version
+from kubectl_edge.cli.commands import addon, installer, node, package, status, token, version
 from kubectl_edge.cli.errors import run_guarded
 from kubectl_edge.cli.options import GLOBAL_FLAGS_HELP, GlobalOptions, split_global_flags
 
@@ -28,6 +28,9 @@ app.command("version", help="kubectl edge version: print the client and server v
 app.command("addon", help="kubectl edge addon [edge-apps]: prepare the cluster for edge nodes.")(addon.addon)
 app.command("detach", help="kubectl edge detach [edge-apps]: undo addon, exactly.")(addon.detach)
 app.add_typer(token.app, name="token", help="kubectl edge token create|list|delete: bootstrap tokens and join lines.")
+app.command("status", help="kubectl edge status: the addon, prerequisites, tokens, edge nodes and problems.")(
+    status.status)
+app.add_typer(node.app, name="node", help="kubectl edge node delete: remove edge nodes from the cluster side.")
 app.command("installer", help="kubectl edge installer -o FILE: write edgeadm, the edge-node installer.")(
     installer.installer)
 app.add_typer(package.app, name="package", help="kubectl edge package build: the static install package for edgeadm.")

@@ -58,6 +58,10 @@ def create(
         help="extra groups (default system:bootstrappers:kubeadm:default-node-token)")] = None,
     usages: Annotated[list[str] | None, typer.Option(
         "--usages", metavar="USAGE,...", help="signing, authentication (default both)")] = None,
+    for_node: Annotated[str | None, typer.Option(
+        "--for-node", metavar="NAME",
+        help="a token for this node alone: named in its description and an extra group; deleted by the next "
+             "kubectl-edge command after the node's client certificate is approved")] = None,
     print_join_command: Annotated[bool, typer.Option(
         "--print-join-command", help="print the edgeadm join line instead of the token")] = False,
     public_address: Annotated[str | None, typer.Option(
@@ -99,8 +103,14 @@ def create(
     from kubectl_edge.bootstrap.tokens import TokenSpec
     from kubectl_edge.cluster.client import connect
 
+    spec = TokenSpec(parsed_token, ttl_seconds, description, tuple(chosen_usages), tuple(chosen_groups))
+    if for_node is not None:
+        try:
+            spec = spec.made_for_node(for_node)
+        except ProtocolError as exc:
+            raise _bad("--for-node", exc) from None
     request = CreateRequest(
-        spec=TokenSpec(parsed_token, ttl_seconds, description, tuple(chosen_usages), tuple(chosen_groups)),
+        spec=spec,
         join=print_join_command or output is not OutputFormat.text,
         public_address=public_address, ca_cert_file=ca_cert, install_pkg_path=install_pkg_path,
         check_timeout=ctx.obj.request_timeout or 5.0)
