@@ -135,7 +135,9 @@ class EdgeNode:
             script.append(f"mount -t overlay overlay -o lowerdir={path},upperdir={upper},workdir={work} {path}")
         # containerd's snapshots cannot live on an overlay: give it a plain directory.
         (self.scratch / "containerd").mkdir()
-        script += ["mkdir -p /var/lib/containerd", f"mount --bind {self.scratch / 'containerd'} /var/lib/containerd"]
+        script += ["mkdir -p /var/lib/containerd", f"mount --bind {self.scratch / 'containerd'} /var/lib/containerd",
+                   # The node has no name server: lookups stay on its loopback instead of leaving for the host's.
+                   "rm -f /etc/resolv.conf", "echo 'nameserver 127.0.0.1' > /etc/resolv.conf"]
         _run(["nsenter", f"--mount={self.mount_ns}", "--", "sh", "-c", "\n".join(script)])
 
         self.systemctl_dir.mkdir()
@@ -166,9 +168,11 @@ class EdgeNode:
         for image in images:
             self.run(["ctr", "-a", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import", str(image)])
 
-    def kubelet_log(self, lines: int = 60) -> str:
-        """The tail of the kubelet's log, as the node's stand-in init system keeps it."""
-        result = self.run(["tail", "-n", str(lines), "/run/mini-init/kubelet.service.log"], check=False)
+    def kubelet_log(self, lines: int = 60, filter_errors: bool = False) -> str:
+        """The tail of the kubelet's log (its error lines only, when asked), as the node's init keeps it."""
+        command = f"tail -n 5000 /run/mini-init/kubelet.service.log | grep '^E' | grep -v manifests | tail -n {lines}" \
+            if filter_errors else f"tail -n {lines} /run/mini-init/kubelet.service.log"
+        result = self.run(["sh", "-c", command], check=False)
         return result.stdout or result.stderr
 
     # --- tear-down --------------------------------------------------------------------------------------
@@ -187,6 +191,8 @@ class EdgeNode:
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)
             time.sleep(0.5)
+        # Pods run in network namespaces of their own: find them by the kubelet's cgroups instead.
+        _kill_kubepods_processes()
         for process in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
@@ -194,6 +200,8 @@ class EdgeNode:
             _run(["umount", "-l", str(self.mount_ns)], check=False)
             self.mount_ns.unlink(missing_ok=True)
         _run(["ip", "netns", "del", self.name], check=False)
+        # The pair goes with the namespace, but only once the kernel has released it: take it down now.
+        _run(["ip", "link", "del", f"{self.name}-h"], check=False)
         _remove_kubepods_cgroups()
         if _run(["ip", "link", "show", f"{self.name}-h"], check=False).returncode == 0:
             problems.append(f"veth {self.name}-h still exists")
@@ -203,6 +211,24 @@ class EdgeNode:
         if self.scratch.exists():
             problems.append(f"{self.scratch} could not be removed")
         return problems
+
+
+def _kubepods_pids() -> set[int]:
+    pids: set[int] = set()
+    for procs in Path("/sys/fs/cgroup").glob("*/kubepods/**/cgroup.procs"):
+        with contextlib.suppress(OSError):
+            pids.update(int(pid) for pid in procs.read_text().split())
+    return pids
+
+
+def _kill_kubepods_processes(timeout: float = 10.0) -> None:
+    """SIGKILL every process in the kubelet's pod cgroups (the only kubelet on this machine is the node's)."""
+    deadline = time.monotonic() + timeout
+    while (pids := _kubepods_pids()) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
 
 
 def _remove_kubepods_cgroups() -> None:

@@ -52,6 +52,8 @@ CONTROLLERS = [
     "root-ca-certificate-publisher-controller",
     "garbage-collector-controller",
     "clusterrole-aggregation-controller",
+    # Takes the not-ready taint off a node once its kubelet reports Ready.
+    "node-lifecycle-controller",
 ]
 SIGNER_CONTROLLERS = ["bootstrap-signer-controller", "token-cleaner-controller"]
 AUDIT_POLICY = {
@@ -196,7 +198,8 @@ def make_pki(pki: Path) -> dict[str, bytes]:
     admin = leaf("admin", "kubernetes-admin", ["system:masters"], False)
     kcm = leaf("controller-manager", "system:kube-controller-manager", [], False)
     scheduler = leaf("scheduler", "system:kube-scheduler", [], False)
-    leaf("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["kubeadm:cluster-admins"], False)
+    # The API server's identity towards kubelets (logs, exec): cluster-admin rights, as kubeadm gives it.
+    leaf("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"], False)
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write(pki / "sa.key", sa_key.private_bytes(pem, pkcs8, none))

@@ -390,6 +390,10 @@ class Undo:
             if state is None or node_path in keep:
                 continue
             if stat.S_ISDIR(state.st_mode):
+                if not self.dry_run:
+                    for point in system.unmount_below(target):
+                        self.out.progress("reset", f"unmounted {point}")
+                    state = os.lstat(target)
                 self._clear_dir(node_path, state.st_dev, keep, removed)
             else:
                 if not self.dry_run:

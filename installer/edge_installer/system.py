@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -90,3 +91,39 @@ def systemctl(args: List[str]) -> str:
             "start kubelet another way (the files are written), or skip this phase with --skip-phases start",
         )
     return run(["systemctl", *args])
+
+
+def _unescape_mount_point(text: str) -> str:
+    # /proc/self/mountinfo writes space, tab, newline and backslash as octal escapes.
+    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), text)
+
+
+def mounts_below(path: str) -> List[str]:
+    """Mount points at or below ``path``, deepest first (the order they can be unmounted in)."""
+    prefix = path.rstrip("/")
+    found = []
+    try:
+        with open("/proc/self/mountinfo") as mountinfo:
+            for line in mountinfo:
+                fields = line.split()
+                if len(fields) > 4:
+                    point = _unescape_mount_point(fields[4])
+                    if point == prefix or point.startswith(prefix + "/"):
+                        found.append(point)
+    except OSError:
+        return []
+    return sorted(set(found), key=lambda point: (point.count("/"), point), reverse=True)
+
+
+def unmount_below(path: str) -> List[str]:
+    """Unmount everything mounted at or below ``path`` (pod volumes, kubelet's own bind mount), as kubeadm
+    reset does before it removes /var/lib/kubelet; return what was unmounted.
+
+    Raises:
+        InstallerError: ``umount`` failed for a mount point.
+    """
+    unmounted = []
+    for point in mounts_below(path):
+        run(["umount", point])
+        unmounted.append(point)
+    return unmounted
