@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def step(title: str, argv: list[str], env: dict[str, str]) -> None:
     """Print a step and its command, run it, stop the demo when it fails."""
     shown = " ".join(shlex.quote(a) for a in argv)
-    print(f"\n==> {title}\n$ {shown}", flush=True)
+    print(f"\n==> {title}\n$ {shown}" if title else f"$ {shown}", flush=True)
     started = time.monotonic()
     result = subprocess.run(argv, env=env)
     print(f"    ({time.monotonic() - started:.1f} s, exit {result.returncode})", flush=True)
@@ -32,23 +32,51 @@ def step(title: str, argv: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"demo: step failed: {title}")
 
 
-def edge_node_steps(root: Path, env: dict[str, str]) -> None:
-    """edgeadm joins a scratch node root to the cluster (kubelet not started: no systemd here), then resets it."""
+def edge_node_steps(root: Path, cluster: localcluster.LocalCluster, env: dict[str, str]) -> None:
+    """A simulated edge node joins with the printed line, runs a pod, and is reset and removed again."""
+    import build_binaries
+    import edgenode
+    import images
+
+    edgenode.install_node_packages()
+    made = images.build(root / "images")
+    package = root / "kube-linux-amd64.tar.gz"
     edgeadm = root / "edgeadm"
-    node = root / "edge-node"
-    (node / "etc").mkdir(parents=True, exist_ok=True)
-    (node / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    step("the static install package, from the kubelet built here and Debian's CNI plugins",
+         ["kubectl", "edge", "package", "build", "--kubelet", str(build_binaries.binary_dir() / "kubelet"),
+          "--cni", "/usr/lib/cni", "-o", str(package)], env)
     step("the edge-node installer: one file for any python3 >= 3.8", ["kubectl", "edge", "installer", "-o",
                                                                       str(edgeadm)], env)
-    created = subprocess.run(["kubectl", "edge", "token", "create", "--print-join-command"], env=env,
-                             capture_output=True, text=True)
-    if created.returncode != 0:
-        raise SystemExit(f"demo: cannot create a token for the join: {created.stderr.strip()}")
-    join = shlex.split(created.stdout.strip().splitlines()[-1])
-    step(f"edgeadm joins a scratch node root {node} (files only: kubelet is not started)",
-         [str(edgeadm), *join[1:], "--root", str(node), "--skip-phases", "start"], env)
-    step("edgeadm reset puts the node root back as it was", [str(edgeadm), "reset", "--root", str(node), "--force"],
-         env)
+    print("\n==> an edge node: network namespace edge1 (198.18.0.2), its own mounts and containerd; it reaches the "
+          f"API server at 198.18.0.1:{cluster.api_port}, an address the server's certificate does not name",
+          flush=True)
+    with edgenode.running_node("edge1", root / "edge1", cluster.api_port, list(made.values())) as node:
+        created = subprocess.run(["kubectl", "edge", "token", "create", "--print-join-command", "--public-address",
+                                  f"{node.host_ip}:{cluster.api_port}", "--install-pkg-path", str(package)],
+                                 env=env, capture_output=True, text=True)
+        sys.stderr.write(created.stderr)
+        if created.returncode != 0:
+            raise SystemExit("demo: step failed: token create")
+        line = created.stdout.strip().splitlines()[-1]
+        print(f"\n==> the join line kubectl edge printed:\n{line}", flush=True)
+        join = [sys.executable, str(edgeadm), *shlex.split(line)[1:], "--node-name", "edge1"]
+        step("on the node: edgeadm join (the line above, with a node name)", node.argv(join), node.env())
+        step("the edge node is Ready with the edge labels",
+             ["kubectl", "wait", "--for=condition=Ready", "node/edge1", "--timeout=120s"], env)
+        step("", ["kubectl", "get", "nodes", "-o", "wide", "--show-labels"], env)
+        step("a pod for edge nodes", ["kubectl", "run", "hello-edge", "--image", images.HELLO_IMAGE,
+                                      "--image-pull-policy=Never", "--restart=Never",
+                                      "--overrides", '{"spec":{"nodeSelector":{"superedge.io/edge-node":"enable"}}}',
+                                      "--", "hello from the edge"], env)
+        step("", ["kubectl", "wait", "--for=condition=Ready", "pod/hello-edge", "--timeout=120s"], env)
+        step("its log, read through the API server and the edge node's kubelet", ["kubectl", "logs", "hello-edge"],
+             env)
+        step("the addon at a glance", ["kubectl", "edge", "status"], env)
+        step("on the node: edgeadm reset", node.argv([sys.executable, str(edgeadm), "reset", "--force"]),
+             node.env())
+        step("the cluster side of the node's removal", ["kubectl", "edge", "node", "delete", "edge1", "--yes"], env)
+        step("", ["kubectl", "delete", "pod", "hello-edge", "--force", "--grace-period=0"], env)
+    print("==> the edge node is gone: no process, mount, namespace, veth or cgroup of it remains", flush=True)
 
 
 def main() -> int:
@@ -57,7 +85,8 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, help="cluster directory (default: a new temporary one)")
     args = parser.parse_args()
     root = (args.dir or Path(tempfile.mkdtemp(prefix="kubectl-edge-demo-"))).resolve()
-    print(f"==> starting a local control plane (etcd, kube-apiserver, kube-controller-manager) in {root}", flush=True)
+    print(f"==> starting a local control plane (etcd, kube-apiserver, controller manager, scheduler) in {root}",
+          flush=True)
     started = time.monotonic()
     cluster = localcluster.start(root, flavour="bare", signer=True)
     print(f"    up at {cluster.server} in {time.monotonic() - started:.1f} s", flush=True)
@@ -66,12 +95,22 @@ def main() -> int:
     try:
         step("the plugin as kubectl finds it", ["kubectl", "plugin", "list", "--name-only"], env)
         step("client and server versions", ["kubectl", "edge", "version"], env)
-        step("prepare the cluster for edge nodes (preflight, prerequisites, components)",
-             ["kubectl", "edge", "addon"], env)
-        step("a second addon finds everything in place and changes nothing", ["kubectl", "edge", "addon"], env)
+        import edgenode
+
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as kubelet_config:
+            kubelet_config.write(edgenode.NODE_KUBELET_CONFIG)
+            kubelet_config.flush()
+            step("the cluster owner's kubelet settings for nodes of this kind of machine (addon keeps them)",
+                 ["kubectl", "create", "configmap", "kubelet-config", "-n", "kube-system",
+                  f"--from-file=kubelet={kubelet_config.name}"], env)
+        step("prepare the cluster for edge nodes (preflight, prerequisites, components; no registry here, so the "
+             "edge components' images point at the nodes' loopback)",
+             ["kubectl", "edge", "addon", *edgenode.LOCAL_IMAGE_VALUES], env)
+        step("a second addon finds everything in place and changes nothing",
+             ["kubectl", "edge", "addon", *edgenode.LOCAL_IMAGE_VALUES], env)
         step("a join line for an edge node, its address checked from here",
              ["kubectl", "edge", "token", "create", "--print-join-command"], env)
-        edge_node_steps(root, env)
+        edge_node_steps(root, cluster, env)
         if not args.keep:
             step("undo addon exactly", ["kubectl", "edge", "detach"], env)
     finally:

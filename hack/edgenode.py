@@ -31,6 +31,31 @@ import forwarder  # noqa: E402
 NAMESPACE_DIR = Path("/run/kubectl-edge-nodes")
 OVERLAID = ("/etc", "/usr/bin", "/opt", "/var/lib")
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+# No registry is reachable here: the edge components' images point at the node's own loopback, so the
+# kubelet's pulls fail there instead of going anywhere (addon --set arguments).
+LOCAL_IMAGE_VALUES = tuple(f"--set=images.{name}.repository=localhost/superedge/{name}" for name in (
+    "tunnel", "edgeHealth", "edgeHealthAdmission", "applicationGridController", "applicationGridWrapper", "coredns"))
+# What the cluster owner sets for nodes of this kind of machine: cgroup v1 with cgroupfs, no CAP_SYS_RESOURCE,
+# little free disk. addon keeps an existing kubelet-config and only adds the fields it lacks.
+NODE_KUBELET_CONFIG = """\
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+oomScoreAdj: 0
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+serializeImagePulls: false
+evictionHard:
+  imagefs.available: 1%
+  memory.available: 50Mi
+  nodefs.available: 1%
+clusterDNS:
+- 198.19.0.10
+clusterDomain: cluster.local
+"""
+
 DEBIAN_PACKAGES = ("containerd", "runc", "containernetworking-plugins", "iptables", "iproute2")
 
 

@@ -28,30 +28,6 @@ import images  # noqa: E402
 import localcluster  # noqa: E402
 
 NODE = "edge1"
-# No registry is reachable here: the edge components' images point at the node's own loopback, so the
-# kubelet's pulls fail there instead of going anywhere.
-LOCAL_IMAGES = [f"--set=images.{name}.repository=localhost/superedge/{name}" for name in (
-    "tunnel", "edgeHealth", "edgeHealthAdmission", "applicationGridController", "applicationGridWrapper", "coredns")]
-# What the cluster owner sets for nodes of this kind of machine: cgroup v1 with cgroupfs, no CAP_SYS_RESOURCE,
-# little free disk. addon keeps an existing kubelet-config and only adds the fields it lacks.
-OWNER_KUBELET_CONFIG = """\
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-cgroupDriver: cgroupfs
-failCgroupV1: false
-failSwapOn: false
-oomScoreAdj: 0
-readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
-serializeImagePulls: false
-evictionHard:
-  imagefs.available: 1%
-  memory.available: 50Mi
-  nodefs.available: 1%
-clusterDNS:
-- 198.19.0.10
-clusterDomain: cluster.local
-"""
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -85,10 +61,10 @@ def test_a_kubelet_joins_by_an_address_the_certificate_does_not_name(cluster: An
     made = images.build(tmp_path / "images")
     configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubelet-config",
                                                                       "namespace": "kube-system"},
-                 "data": {"kubelet": OWNER_KUBELET_CONFIG}}
+                 "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG}}
     assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
                          body=configmap).status == 201
-    _ok(run_plugin(cluster.kubeconfig, "addon", *LOCAL_IMAGES))
+    _ok(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
     package = tmp_path / "kube-linux-amd64.tar.gz"
     _ok(run_plugin(cluster.kubeconfig, "package", "build", "--kubelet", str(build_binaries.binary_dir() / "kubelet"),
                    "--cni", "/usr/lib/cni", "-o", str(package)))
