@@ -127,7 +127,10 @@ def test_a_wrong_value_is_refused_before_anything_changes(setup):
     with pytest.raises(chart.HelmFailed) as failure:
         components(setup, "tunnelCloud.nodePort=not-a-port")
     assert "nodePort" in failure.value.message and "schema" in failure.value.message
-    assert diff_snapshots(before, snapshot(setup.cluster)) == []
+    # helm installs a chart's crds/ before it validates the values (kubectl edge addon makes the CRDs itself,
+    # before helm runs); nothing else may change.
+    changes = diff_snapshots(before, snapshot(setup.cluster))
+    assert [line for line in changes if "/customresourcedefinitions " not in line] == []
     assert setup.helm_cmd("status", "superedge-addon", "-n", "edge-system", check=False).returncode != 0
 
 
