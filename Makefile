@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KEEP ?=
 
-.PHONY: all venv binaries node-deps lint test unit integration e2e demo bench clean
+.PHONY: all venv binaries node-deps lint test unit integration e2e demo bench dist clean
 
 all: test
 
@@ -48,6 +48,11 @@ demo: venv binaries node-deps
 
 bench: venv binaries
 	$(BIN)/python bench/run.py
+
+## Release artefacts into dist/: sdist, wheel, edgeadm, the krew archive for this machine, krew-manifest.yaml,
+## SHA256SUMS; reproducible (docs/distribution.md).
+dist: venv
+	$(BIN)/python hack/dist.py --out dist
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the test binaries (Kubernetes, etcd, helm 3 and 4) from the Go modules under hack/.
+"""Build the test binaries (Kubernetes, etcd, helm 3 and 4, krew) from the Go modules under hack/.
 
 The binaries land in a cache outside the work tree, in a directory named by a hash of everything that
 decides their bytes: the wrapper modules' go.mod/go.sum, this file (it holds the flags), the Go version
@@ -29,10 +29,13 @@ KUBERNETES_VERSION = "v1.37.2"
 ETCD_VERSION = "v3.7.3"
 HELM3_VERSION = "v3.22.0"
 HELM4_VERSION = "v4.3.1"
+KREW_VERSION = "v0.5.0"
 # Wrapper module directory -> (binaries it builds, main packages).
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "kubeadm")
-ALL_BINARIES = (*KUBERNETES_BINARIES, "etcd", "helm3", "helm4")
-MODULE_DIRS = ("k8s", "etcd", "helm3", "helm4")
+# krew and its manifest validator test the plugin's krew archive and manifest (tests/dist).
+KREW_BINARIES = ("krew", "validate-krew-manifest")
+ALL_BINARIES = (*KUBERNETES_BINARIES, "etcd", "helm3", "helm4", *KREW_BINARIES)
+MODULE_DIRS = ("k8s", "etcd", "helm3", "helm4", "krew")
 # The build date is fixed so that the same inputs give the same bytes.
 BUILD_DATE = "2026-01-01T00:00:00Z"
 
@@ -119,6 +122,9 @@ def build(target: Path) -> None:
     for module, major, version in (("helm3", "v3", HELM3_VERSION), ("helm4", "v4", HELM4_VERSION)):
         ldflags = f"-s -w -X helm.sh/helm/{major}/internal/version.version={version}"
         run_go(["build", "-ldflags", ldflags, "-o", str(target / module), f"helm.sh/helm/{major}/cmd/helm"], module)
+    krew_ldflags = f"-s -w -X sigs.k8s.io/krew/internal/version.gitTag={KREW_VERSION}"
+    run_go(["build", "-ldflags", krew_ldflags, "-o", f"{target}/",
+            *(f"sigs.k8s.io/krew/cmd/{name}" for name in KREW_BINARIES)], "krew")
 
 
 def ensure_built() -> Path:

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from edge_protocol import exitcodes
-from kubectl_edge.cli.commands import addon, installer, node, package, status, token, version
+from kubectl_edge.cli.commands import addon, completion, installer, node, package, status, token, version
 from kubectl_edge.cli.errors import run_guarded
 from kubectl_edge.cli.options import GLOBAL_FLAGS_HELP, GlobalOptions, split_global_flags
 
@@ -34,6 +34,7 @@ app.add_typer(node.app, name="node", help="kubectl edge node delete: remove edge
 app.command("installer", help="kubectl edge installer -o FILE: write edgeadm, the edge-node installer.")(
     installer.installer)
 app.add_typer(package.app, name="package", help="kubectl edge package build: the static install package for edgeadm.")
+app.add_typer(completion.app, name="completion", help="kubectl edge completion install: complete 'kubectl edge <TAB>'.")
 
 
 @app.callback()
