@@ -87,6 +87,15 @@ class Forwarder:
                     self._threads.append(pump)
                     pump.start()
 
+    def drop_connections(self) -> None:
+        """Close every relayed connection and keep listening, as a server does with idle connections."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
     def stop(self) -> None:
         """Close the listener and every relayed connection."""
         if self._listener is not None:
