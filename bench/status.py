@@ -6,6 +6,10 @@ the API, and ``kubectl edge addon`` (components skipped: no helm needed). Each c
 times as a new process; every run goes through a fresh wrapper process, so ``getrusage(RUSAGE_CHILDREN)``
 in the wrapper is the peak RSS of that one run. Medians are printed with the goals: under 2 s wall time and
 under 150 MB peak RSS.
+
+Peers, run the same way and interleaved: ``kubeadm token list -o json`` for ``token list``, and for
+``status`` ``kubectl get nodes -l superedge.io/node-edge=enable -o json`` (the largest single read status
+makes; status reads much more besides).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ NODES = int(os.environ.get("BENCH_STATUS_NODES", "5000"))
 TOKENS = int(os.environ.get("BENCH_STATUS_TOKENS", "1000"))
 GOAL_SECONDS = 2.0
 GOAL_MEGABYTES = 150.0
+STATUS_PEER = "kubectl get nodes -l superedge.io/node-edge=enable -o json"
+TOKEN_PEER = "kubeadm token list -o json"
 
 # Runs one command as its child and reports the child's wall time and peak RSS (ru_maxrss is in KiB on Linux).
 WRAPPER = """
@@ -66,25 +72,34 @@ def main() -> int:
         env = {**os.environ, "KUBECONFIG": cluster.kubeconfig, "NO_COLOR": "1"}
         subprocess.run([plugin, "addon", "--skip-phases", "components"], env=env, check=True, capture_output=True)
         commands = {
+            STATUS_PEER: [cluster.binary("kubectl"), "--kubeconfig", cluster.kubeconfig, "get", "nodes", "-l",
+                          "superedge.io/node-edge=enable", "-o", "json"],
             "kubectl edge status -o json": [plugin, "status", "-o", "json"],
+            TOKEN_PEER: [cluster.binary("kubeadm"), "token", "list", "--kubeconfig", cluster.kubeconfig, "-o", "json"],
             "kubectl edge token list -o json": [plugin, "token", "list", "-o", "json"],
         }
+        peers = {"kubectl edge status -o json": STATUS_PEER, "kubectl edge token list -o json": TOKEN_PEER}
         for argv in commands.values():
             _measure(argv, env)  # warm-up: page cache, bytecode, the API server's caches
         samples: dict[str, list[tuple[float, float, int]]] = {label: [] for label in commands}
         for _ in range(RUNS):
             for label, argv in commands.items():  # interleaved, so drift hits both alike
                 samples[label].append(_measure(argv, env))
+        medians = {label: statistics.median(run[0] for run in runs) for label, runs in samples.items()}
         for label, runs in samples.items():
-            seconds = statistics.median(run[0] for run in runs)
+            seconds = medians[label]
             megabytes = statistics.median(run[1] for run in runs)
             worst = max(run[1] for run in runs)
+            figures = (f"status: {label:<60} median {seconds * 1000:7.1f} ms, peak RSS median {megabytes:6.1f} MB "
+                       f"(max {worst:.1f}), output {runs[0][2] // 1024} KiB")
+            if label not in peers:
+                print(f"{figures}  (peer)")
+                continue
             verdict = "meets" if seconds < GOAL_SECONDS and worst < GOAL_MEGABYTES else "MISSES"
-            print(f"status: {label:<34} median {seconds * 1000:7.1f} ms, peak RSS median {megabytes:6.1f} MB "
-                  f"(max {worst:.1f}), output {runs[0][2] // 1024} KiB; goal < {GOAL_SECONDS:.0f} s and "
+            print(f"{figures}; ratio {seconds / medians[peers[label]]:5.2f}x; goal < {GOAL_SECONDS:.0f} s and "
                   f"< {GOAL_MEGABYTES:.0f} MB: {verdict}")
         print(f"status: {RUNS} runs each, {NODES} Nodes ({NODES // 2 + NODES % 2} edge), {TOKENS} tokens, "
-              f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")
+              f"{os.cpu_count()} cores, Python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.2f}")
     finally:
         localcluster.stop(root / "cluster")
         shutil.rmtree(root, ignore_errors=True)

@@ -4,70 +4,62 @@
 Both run against the same local kubeadm-flavoured cluster (after ``kubectl edge addon``, so the plugin knows
 the controller manager signs), as new processes, interleaved, several times; the medians and their ratio are
 printed. Goal: ratio <= 1.0. The plugin's line is checked (TCP, TLS, chain, SANs) and kubeadm's is not, and
-``kubectl-edge token --help`` is timed too: the floor of interpreter and CLI start-up under every command.
+``kubectl edge token --help`` is timed too: the floor of interpreter and CLI start-up under every command.
+
+The write requests each command sends are counted in the API server's audit log by user agent (the minimum
+is one: the token's Secret).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hack"))
-import build_binaries
-import localcluster
+import benchkit
 
-RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+RUNS = benchkit.runs(15)
 GOAL = 1.0
+PEER = "kubeadm token create --print-join-command"
+PLUGIN = "kubectl edge token create --print-join-command"
+FLOOR = "kubectl edge token --help (start-up floor)"
+AGENTS = {PEER: "kubeadm/", PLUGIN: "kubectl-edge/"}
 
 
-def _run(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, env=env, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"token_create: {' '.join(argv)} failed:\n{result.stderr}")
-    return elapsed
+def count(value: float) -> str:
+    """A per-run count: whole when it is."""
+    return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
 
 
 def main() -> int:
-    plugin = shutil.which("kubectl-edge", path=str(Path(sys.executable).parent)) or "kubectl-edge"
-    root = Path(tempfile.mkdtemp(prefix="kubectl-edge-bench-"))
-    cluster = localcluster.start(root / "cluster", flavour="kubeadm", signer=True,
-                                 bin_dir=build_binaries.binary_dir())
-    try:
-        env = {**os.environ, "KUBECONFIG": cluster.kubeconfig, "NO_COLOR": "1"}
-        _run([plugin, "addon"], env)
+    plugin = benchkit.plugin()
+    with benchkit.local_cluster("token", flavour="kubeadm") as cluster:
+        env = benchkit.cluster_env(cluster)
+        benchkit.timed([plugin, "addon", "--skip-phases", "components"], env)
         commands = {
-            "kubeadm token create --print-join-command": [cluster.binary("kubeadm"), "token", "create",
-                                                          "--print-join-command", "--kubeconfig", cluster.kubeconfig],
-            "kubectl-edge token create --print-join-command": [plugin, "token", "create", "--print-join-command"],
-            "kubectl-edge token --help (start-up floor)": [plugin, "token", "--help"],
+            PEER: [cluster.binary("kubeadm"), "token", "create", "--print-join-command",
+                   "--kubeconfig", cluster.kubeconfig],
+            PLUGIN: [plugin, "token", "create", "--print-join-command"],
+            FLOOR: [plugin, "token", "--help"],
         }
-        samples: dict[str, list[float]] = {label: [] for label in commands}
-        for argv in commands.values():
-            _run(argv, env)  # warm-up: page cache, Python bytecode
-        for _ in range(RUNS):
-            for label, argv in commands.items():  # interleaved, so drift hits every command alike
-                samples[label].append(_run(argv, env))
-        medians = {label: statistics.median(values) for label, values in samples.items()}
-        baseline = medians["kubeadm token create --print-join-command"]
-        for label, seconds in medians.items():
-            if label.startswith("kubeadm"):
-                print(f"token_create: {label:<50} median {seconds * 1000:7.1f} ms  (peer)")
-                continue
-            ratio = seconds / baseline
-            verdict = "" if "floor" in label else f"  goal <= {GOAL:.1f}x: {'meets' if ratio <= GOAL else 'MISSES'}"
-            print(f"token_create: {label:<50} median {seconds * 1000:7.1f} ms  ratio {ratio:5.2f}x{verdict}")
-        print(f"token_create: {RUNS} runs each, interleaved, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    finally:
-        localcluster.stop(root / "cluster")
-        shutil.rmtree(root, ignore_errors=True)
+        mark = benchkit.audit_mark(cluster)
+        medians = benchkit.interleaved_medians(commands, RUNS, env)
+        benchkit.settle_audit(cluster)
+        # Every command ran RUNS times plus one warm-up.
+        writes = {label: len(benchkit.persisted_writes(cluster, mark, [agent])) / (RUNS + 1)
+                  for label, agent in AGENTS.items()}
+    baseline = medians[PEER]
+    print(f"token_create: {PEER:<46} median {benchkit.ms(baseline.wall)} (cpu {benchkit.ms(baseline.cpu)})  "
+          f"{count(writes[PEER])} write(s) per run  (peer)")
+    for label in (PLUGIN, FLOOR):
+        sample = medians[label]
+        ratio = sample.wall / baseline.wall
+        figures = (f"token_create: {label:<46} median {benchkit.ms(sample.wall)} (cpu {benchkit.ms(sample.cpu)})  "
+                   f"ratio {ratio:5.2f}x")
+        if label == FLOOR:
+            print(figures)
+            continue
+        print(f"{figures}  {count(writes[label])} write(s) per run; goal <= {GOAL:.1f}x: "
+              f"{benchkit.verdict(ratio, GOAL)}, writes goal 1: {benchkit.verdict(writes[label], 1)}")
+    print(f"token_create: {RUNS} runs each, interleaved; load average {benchkit.load_average()}")
     return 0
 
 
