@@ -28,9 +28,9 @@ def _values(words: list[str]) -> list[str]:
 def _command_names() -> set[str]:
     from typer.main import get_command
 
-    from kubectl_edge.cli.app import app
+    from kubectl_edge.cli.app import build_app
 
-    group = get_command(app)
+    group = get_command(build_app(every_command=True))
     return {name for name, command in group.commands.items() if not command.hidden}  # type: ignore[attr-defined]
 
 

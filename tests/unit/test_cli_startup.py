@@ -45,3 +45,50 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = _run("frobnicate")
     assert result.returncode == 2
     assert result.stdout == ""
+
+
+def _loaded_after(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    code = ("import sys, runpy; sys.argv = ['kubectl-edge', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('kubectl_edge', run_name='__main__')\n"
+            "finally:\n    print('MODULES=' + ','.join(m for m in sys.modules"
+            " if m.startswith('kubectl_edge.cli.commands.')), file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=ENV)
+    line = next(line for line in result.stderr.splitlines() if line.startswith("MODULES="))
+    return result, {name.rsplit(".", 1)[1] for name in line.removeprefix("MODULES=").split(",") if name}
+
+
+def test_root_help_lists_every_command_without_loading_any() -> None:
+    from typer.main import get_command
+
+    from kubectl_edge.cli.app import build_app
+
+    result, loaded = _loaded_after("--help")
+    assert result.returncode == 0
+    assert loaded == set()
+    full_tree = get_command(build_app(every_command=True))
+    for name, command in full_tree.commands.items():  # type: ignore[attr-defined]
+        assert f"  {name} " in result.stdout, name
+        assert command.help.split(":")[0] in result.stdout
+
+
+def test_only_the_invoked_command_is_loaded_and_it_is_the_real_one() -> None:
+    result, loaded = _loaded_after("token", "create", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--print-join-command" in result.stdout
+    assert loaded == {"token"}
+    # Global flags before the command do not hide it.
+    result, loaded = _loaded_after("--context", "elsewhere", "-v", "3", "node", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "delete" in result.stdout
+    assert loaded == {"node"}
+
+
+def test_every_command_resolves_to_its_definition() -> None:
+    from kubectl_edge.cli.app import COMMANDS
+
+    for entry in COMMANDS:
+        result, loaded = _loaded_after(entry.name, "--help")
+        assert result.returncode == 0, (entry.name, result.stderr)
+        assert "Usage: kubectl edge " + entry.name in result.stdout
+        assert "Never runs" not in result.stdout
+        assert loaded == {entry.module}

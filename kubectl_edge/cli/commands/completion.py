@@ -55,9 +55,9 @@ class Completion:
 def _command_tree() -> Any:
     from typer.main import get_command
 
-    from kubectl_edge.cli.app import app
+    from kubectl_edge.cli.app import build_app
 
-    return get_command(app)
+    return get_command(build_app(every_command=True))
 
 
 # The tree is read by duck typing: typer >= 0.28 carries its own copy of click, so isinstance checks against
