@@ -191,7 +191,10 @@ def pair_problem(pair: KeyPair | None, issuer_pem: str | None, want: LeafSpec, n
         return "missing"
     try:
         certificate = x509.load_pem_x509_certificate(pair.cert.encode())
-        key = serialization.load_pem_private_key(pair.key.encode(), password=None)
+        # Only the public half is compared here; checking an RSA key's primes costs tens of milliseconds a key
+        # on every run, and these keys are ones addon generated and stored in the release's Secrets.
+        key = serialization.load_pem_private_key(pair.key.encode(), password=None,
+                                                 unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError):
         return "not a PEM certificate and key"
     if _public_der(key) != certificate.public_key().public_bytes(

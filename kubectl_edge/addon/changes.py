@@ -15,6 +15,7 @@ from typing import Any
 import jsonpatch
 import yaml
 
+from kubectl_edge import yamltext
 from kubectl_edge.addon.prerequisites import Desired, WhenPresent
 from kubectl_edge.cluster.kinds import ObjectRef
 from kubectl_edge.record import FieldChange
@@ -84,8 +85,8 @@ def inverse_patch(changes: list[FieldChange]) -> list[dict[str, Any]]:
 def _append_yaml_fields(text: str, desired_text: str) -> tuple[str | None, list[str], str]:
     """The document with the desired top-level fields it lacks appended; (None, ..) if it cannot be done."""
     try:
-        current = yaml.safe_load(text)
-        desired = yaml.safe_load(desired_text)
+        current = yamltext.load(text)
+        desired = yamltext.load(desired_text)
     except yaml.YAMLError as exc:
         return None, [], f"its YAML does not parse ({exc.__class__.__name__})"
     if not isinstance(current, dict) or not isinstance(desired, dict):
@@ -98,7 +99,7 @@ def _append_yaml_fields(text: str, desired_text: str) -> tuple[str | None, list[
     joined = text if text.endswith("\n") or not text else text + "\n"
     merged = joined + addition
     try:
-        if yaml.safe_load(merged) != {**current, **missing}:
+        if yamltext.load(merged) != {**current, **missing}:
             return None, [], "fields cannot be appended to a document of this shape"
     except yaml.YAMLError:
         return None, [], "fields cannot be appended to a document of this shape"

@@ -37,6 +37,7 @@ import yaml
 
 from edge_protocol.errors import ProtocolError
 from edge_protocol.joincommand import parse_endpoint
+from kubectl_edge import yamltext
 from kubectl_edge.addon import certs
 from kubectl_edge.cluster.kinds import CONFIG_MAP, SECRET, ObjectRef
 from kubectl_edge.errors import ConfigError, EdgeError, PreconditionFailed
@@ -68,7 +69,7 @@ class HelmFailed(EdgeError):
 
 def _is_chart(directory: Path) -> bool:
     try:
-        chart = yaml.safe_load((directory / "Chart.yaml").read_text())
+        chart = yamltext.load((directory / "Chart.yaml").read_text())
     except (OSError, yaml.YAMLError):
         return False
     return isinstance(chart, dict) and chart.get("name") == CHART_NAME
@@ -195,7 +196,7 @@ def certificate_names(facts: ChartFacts) -> certs.Names:
 def _kube_proxy_configuration(data: Mapping[str, str]) -> tuple[str, dict[str, Any]] | None:
     for key, text in data.items():
         try:
-            document = yaml.safe_load(text)
+            document = yamltext.load(text)
         except yaml.YAMLError:
             continue
         if isinstance(document, dict) and document.get("kind") == "KubeProxyConfiguration":
@@ -375,7 +376,7 @@ def existing_from_values(values: Mapping[str, Any]) -> certs.Existing:
 
 def manifest_objects(text: str) -> list[dict[str, Any]]:
     """The objects of a multi-document manifest (``helm template``, ``helm get manifest``)."""
-    return [document for document in yaml.safe_load_all(text) if isinstance(document, dict) and document.get("kind")]
+    return [document for document in yamltext.load_all(text) if isinstance(document, dict) and document.get("kind")]
 
 
 def crd_bodies(chart_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubectl_edge import yamltext
 from kubectl_edge.addon import certs, chart
 from kubectl_edge.addon.changes import Action, Verb, patch_action, plan_object
 from kubectl_edge.addon.prerequisites import ClusterFacts, Desired
@@ -198,7 +197,7 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
 
 
 def _default_node_port(chart_dir: Path) -> int | None:
-    values = yaml.safe_load((chart_dir / "values.yaml").read_text()) or {}
+    values = yamltext.load((chart_dir / "values.yaml").read_text()) or {}
     port = (values.get("tunnelCloud") or {}).get("nodePort")
     return int(port) if port else None
 

@@ -14,6 +14,7 @@ from edge_protocol import capin
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
 from edge_protocol.joincommand import endpoint_url, format_endpoint, parse_endpoint
+from kubectl_edge import yamltext
 from kubectl_edge.addon.prerequisites import ClusterFacts, dns_ip_for
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.endpoint import serving_certificate
@@ -82,7 +83,7 @@ def _yaml_key(body: dict[str, Any] | None, key: str) -> dict[str, Any]:
     if not body:
         return {}
     try:
-        document = yaml.safe_load((body.get("data") or {}).get(key) or "")
+        document = yamltext.load((body.get("data") or {}).get(key) or "")
     except yaml.YAMLError:
         return {}
     return document if isinstance(document, dict) else {}

@@ -145,8 +145,10 @@ def cluster_info_ca_pins(kubeconfig_text: str) -> list[str]:
     """The pins of the CA bundle inside cluster-info's kubeconfig (empty when it has none)."""
     import yaml
 
+    from kubectl_edge import yamltext
+
     try:
-        document = yaml.safe_load(kubeconfig_text)
+        document = yamltext.load(kubeconfig_text)
         entry = document["clusters"][0]["cluster"]
         data = base64.b64decode(entry["certificate-authority-data"])
         return capin.pins_of(data.decode(errors="replace"))

@@ -160,11 +160,13 @@ def load(overrides: ConnectionOverrides, environ: Mapping[str, str] | None = Non
     """Read, merge and resolve the kubeconfig the way kubectl would for these flags."""
     import yaml  # deferred: only commands that use the cluster pay for it
 
+    from kubectl_edge import yamltext
+
     paths = kubeconfig_paths(overrides.kubeconfig, os.environ if environ is None else environ)
     documents: list[tuple[Path, Mapping[str, Any]]] = []
     for path in paths:
         try:
-            document = yaml.safe_load(path.read_text()) or {}
+            document = yamltext.load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the kubeconfig {path}: {exc}", "fix or replace the file") from exc
         if not isinstance(document, dict):
