@@ -19,6 +19,7 @@ import datetime
 import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -227,10 +228,38 @@ def kubeconfig(server: str, ca: bytes, user: str, cert: bytes, key: bytes) -> st
 
 # --- processes -------------------------------------------------------------------------------------------
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on, below the kernel's ephemeral range.
+
+    A port the kernel hands out for bind(0) comes from the same range as the source ports of outgoing
+    connections, so one of the cluster's own client connections (apiserver to etcd, say) could take it
+    before the component that was meant to listen there starts: "address already in use".
+    """
+    low, _ = _ephemeral_range()
+    candidates = list(range(max(1024, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port below {low}")
 
 
 def _pid_file(root: Path, name: str) -> Path:
