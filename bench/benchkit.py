@@ -6,6 +6,7 @@ Every benchmark prints lines ``<bench>: <what> median ... ratio ...x  goal ...: 
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import json
 import os
@@ -40,7 +41,13 @@ def runs(default: int) -> int:
 
 
 def plugin() -> str:
-    """The ``kubectl-edge`` console script of this interpreter's environment."""
+    """The ``kubectl-edge`` console script of this interpreter's environment, its bytecode up to date.
+
+    pip compiles an installed wheel's modules; the editable checkout's may be stale or missing (more so where
+    ``PYTHONDONTWRITEBYTECODE`` is set), and compiling them at every start would be timed as start-up.
+    """
+    for package in ("kubectl_edge", "edge_protocol"):
+        compileall.compile_dir(str(REPO / package), quiet=1)
     return shutil.which("kubectl-edge", path=str(Path(sys.executable).parent)) or "kubectl-edge"
 
 

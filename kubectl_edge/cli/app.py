@@ -9,7 +9,6 @@ in as one-line entries, which is all the root help and click's "No such command"
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -97,8 +96,16 @@ def invoked_command(arguments: list[str]) -> str | None:
 
 
 def configure_logging(verbosity: int) -> None:
-    """Send the program's log lines to stderr at the level ``-v`` asked for."""
-    level = logging.WARNING if verbosity < 2 else logging.INFO if verbosity < 4 else logging.DEBUG
+    """Send the program's log lines to stderr at the level ``-v`` asked for (2 and up).
+
+    Below that nothing is configured, so ``logging`` is not even imported on the start-up path: the program
+    logs steps and requests only, at INFO and DEBUG, and user-facing warnings go through the CLI's output.
+    """
+    if verbosity < 2:
+        return
+    import logging
+
+    level = logging.INFO if verbosity < 4 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname).1s %(name)s: %(message)s"))
     logger = logging.getLogger("kubectl_edge")

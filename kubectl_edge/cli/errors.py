@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import traceback
 from collections.abc import Callable
@@ -12,7 +11,6 @@ from edge_protocol import exitcodes
 from kubectl_edge.errors import EdgeError
 
 T = TypeVar("T")
-log = logging.getLogger("kubectl_edge")
 
 
 def report(message: str, hint: str | None = None) -> None:
