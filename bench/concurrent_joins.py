@@ -36,10 +36,8 @@ from typing import Any
 
 import benchkit
 import bigcluster
-from clusterkit import admin_request
+from clusterkit import admin_request, kubelet_client_csr
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from edge_installer.discovery import discover
 from edge_installer.output import Output
@@ -91,22 +89,6 @@ class _TokenClient:
             self.connection.close()
 
 
-def _csr(name: str) -> tuple[dict[str, Any], str]:
-    """A kubelet client CSR body for system:node:<name>, and its object name."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{name}"),
-    ])).sign(key, hashes.SHA256())
-    csr_name = f"node-csr-{name}"
-    body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
-            "metadata": {"name": csr_name},
-            "spec": {"request": base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode(),
-                     "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
-                     "usages": ["digital signature", "client auth"]}}
-    return body, csr_name
-
-
 def join_once(host: str, port: int, token: bootstrap_token.BootstrapToken, pin: str, name: str) -> Joined:
     """Discovery with the token, then the CSR posted and waited for; the outcome, never an exception."""
     started = time.perf_counter()
@@ -115,7 +97,7 @@ def join_once(host: str, port: int, token: bootstrap_token.BootstrapToken, pin: 
         found = discover(host, port, token, [pin], name, Output(out=io.StringIO(), err=io.StringIO()))
         discovered = time.perf_counter()
         client = _TokenClient(host, port, found.ca_pem, found.server_name, token.value)
-        body, csr_name = _csr(name)
+        body, csr_name, _ = kubelet_client_csr(name)
         status, answer = client.send("POST", CSR_PATH, body)
         if status != 201:
             return Joined(name, 0.0, 0.0, f"POST CSR answered {status}: {answer}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -181,3 +182,25 @@ def diff_snapshots(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 # The API server at another address, as behind a NAT (hack/forwarder.py).
 from forwarder import Forwarder  # noqa: E402, F401  (re-exported for the tests)
+
+
+def kubelet_client_csr(name: str) -> tuple[dict[str, Any], str, Any]:
+    """A CertificateSigningRequest body for the kubelet client certificate of ``system:node:<name>``
+    (the kubelet's signer and usages), its object name ``node-csr-<name>`` and its fresh P-256 key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{name}"),
+    ])).sign(key, hashes.SHA256())
+    csr_name = f"node-csr-{name}"
+    body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+            "metadata": {"name": csr_name},
+            "spec": {"request": base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode(),
+                     "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+                     "usages": ["digital signature", "client auth"]}}
+    return body, csr_name, key

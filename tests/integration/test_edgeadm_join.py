@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 import yaml
-from clusterkit import admin_request, random_token, run_plugin, wait_for
+from clusterkit import admin_request, kubelet_client_csr, random_token, run_plugin, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 import localcluster
@@ -243,10 +243,7 @@ def _tls(host: str, port: int, server_name: str, ca_file: Path, path: str, metho
 def _bootstrap_and_register(node_root: Path, cluster: localcluster.LocalCluster, name: str,
                             labels: dict[str, str]) -> dict[str, Any]:
     """TLS bootstrap as kubelet does it with bootstrap-kubelet.conf, then register the Node."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
     config = yaml.safe_load((node_root / "etc/kubernetes/bootstrap-kubelet.conf").read_text())
     server = config["clusters"][0]["cluster"]["server"]
@@ -258,16 +255,7 @@ def _bootstrap_and_register(node_root: Path, cluster: localcluster.LocalCluster,
     ca_file = node_root / "etc/kubernetes/pki/ca.crt"
     bearer = config["users"][0]["user"]["token"]
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{name}")])).sign(key, hashes.SHA256()))
-    csr_name = f"node-csr-{name}"
-    body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
-            "metadata": {"name": csr_name},
-            "spec": {"request": base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode(),
-                     "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
-                     "usages": ["digital signature", "client auth"]}}
+    body, csr_name, key = kubelet_client_csr(name)
     csr_path = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
     status, created = _tls(address, port, "kubernetes.default", ca_file, csr_path, "POST", body, token=bearer)
     assert status == 201, created
