@@ -325,9 +325,9 @@ def _dropped(sock: socket.socket) -> bool:
 
 
 def _decoded(entry: dict[str, Any], key: str, what: str) -> bytes:
-    """A kubeconfig ``...-data`` value, base64-decoded."""
+    """A kubeconfig ``...-data`` value, base64-decoded; line breaks are ignored, as Go's decoder does."""
     try:
-        return base64.b64decode(str(entry[key]), validate=True)
+        return base64.b64decode("".join(str(entry[key]).split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"{key} of the {what} is not base64: {exc}") from None
 

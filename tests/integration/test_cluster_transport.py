@@ -71,6 +71,11 @@ def test_client_certificate_as_data_and_as_files(bare_cluster: Any, tmp_path: Pa
     files = _with(bare_cluster, tmp_path, {"client-certificate": "admin.crt", "client-key": "admin.key"},
                   **{"certificate-authority": bare_cluster.ca_cert, "certificate-authority-data": ""})
     assert _whoami(files) == ("kubernetes-admin", DirectTransport)
+    # Data wrapped at 76 columns, as base64(1) writes it (Go's decoder skips the line breaks).
+    wrapped = {key: "\n".join(value[i:i + 76] for i in range(0, len(value), 76)) for key, value in user.items()
+               if key.endswith("-data")}
+    assert all("\n" in value for value in wrapped.values())
+    assert _whoami(_with(bare_cluster, tmp_path, wrapped)) == ("kubernetes-admin", DirectTransport)
 
 
 def test_bearer_token_and_token_file(bare_cluster: Any, tmp_path: Path, token: str) -> None:
