@@ -325,6 +325,16 @@ def parse_expiration(text: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def parse_api_time(value: object) -> Optional[datetime]:
+    """An RFC 3339 time as the API (or Helm, with nanoseconds) writes it, in UTC; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_expiration(value)
+    except TokenError:
+        return None
+
+
 def build_secret_data(
     token: Union[str, BootstrapToken],
     ttl_seconds: float,

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_protocol import token as bootstrap_token
-from edge_protocol.errors import ProtocolError
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import CSR, ObjectRef
 
@@ -73,15 +72,6 @@ def state_of(csr: dict[str, Any]) -> str:
     return "Pending"
 
 
-def _parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        return bootstrap_token.parse_expiration(text)
-    except ProtocolError:
-        return None
-
-
 @dataclass(frozen=True)
 class NodeCsr:
     """A CSR of some node, with only what kubectl-edge needs of it."""
@@ -120,4 +110,4 @@ def node_csrs(cluster: Cluster) -> Iterator[NodeCsr]:
         metadata = csr.get("metadata") or {}
         yield NodeCsr(name=str(metadata.get("name", "")), uid=str(metadata.get("uid", "")), node=node,
                       username=str((csr.get("spec") or {}).get("username") or ""), state=state_of(csr),
-                      created=_parse_time(metadata.get("creationTimestamp")))
+                      created=bootstrap_token.parse_api_time(metadata.get("creationTimestamp")))

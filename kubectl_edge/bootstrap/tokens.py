@@ -197,15 +197,6 @@ class TokenInventory:
     malformed: list[str]
 
 
-def _parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        return bootstrap_token.parse_expiration(text)
-    except ProtocolError:
-        return None
-
-
 def read_tokens(cluster: Cluster, label_selector: str | None = None) -> TokenInventory:
     """List the bootstrap-token Secrets of ``kube-system`` (only that type is fetched), sorted by ID."""
     tokens: list[StoredToken] = []
@@ -223,7 +214,7 @@ def read_tokens(cluster: Cluster, label_selector: str | None = None) -> TokenInv
             continue
         tokens.append(StoredToken(record=record, name=name, uid=str(metadata.get("uid", "")),
                                   labels=dict(metadata.get("labels") or {}),
-                                  created=_parse_time(metadata.get("creationTimestamp"))))
+                                  created=bootstrap_token.parse_api_time(metadata.get("creationTimestamp"))))
     tokens.sort(key=lambda stored: stored.id)
     return TokenInventory(tokens, malformed)
 

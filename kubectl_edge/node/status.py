@@ -22,7 +22,6 @@ from typing import Any
 
 from edge_protocol import token as bootstrap_token
 from edge_protocol.duration import short_human_duration
-from edge_protocol.errors import ProtocolError
 from kubectl_edge.addon.chart import EDGE_NODE_LABEL, NAMESPACE, RELEASE, owned_by_release
 from kubectl_edge.addon.prerequisites import ClusterFacts, desired_prerequisites
 from kubectl_edge.bootstrap.tokens import Duties, StoredToken, read_tokens, retire_node_tokens
@@ -61,16 +60,6 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _parse_time(text: Any) -> datetime.datetime | None:
-    """An RFC 3339 time of the API (seconds, or Helm's nanoseconds), None when absent or unreadable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return bootstrap_token.parse_expiration(text)
-    except ProtocolError:
-        return None
 
 
 def _format_time(moment: datetime.datetime | None) -> str | None:
@@ -139,7 +128,7 @@ def release_from_record(record: dict[str, Any], revision: int) -> Release:
                    revision=int(record.get("version") or revision), status=str(info.get("status") or "unknown"),
                    chart=str(metadata.get("name") or ""), chart_version=str(metadata.get("version") or ""),
                    app_version=str(metadata.get("appVersion") or ""),
-                   updated=_format_time(_parse_time(info.get("last_deployed"))),
+                   updated=_format_time(bootstrap_token.parse_api_time(info.get("last_deployed"))),
                    description=str(info.get("description") or ""))
 
 
@@ -286,7 +275,7 @@ def summarize_node(node: dict[str, Any]) -> EdgeNode:
         ready=str(ready.get("status") or "Unknown") if ready else "Unknown",
         kubelet_version=info.get("kubeletVersion") or None,
         architecture=info.get("architecture") or labels.get("kubernetes.io/arch") or None,
-        last_heartbeat=_parse_time(ready.get("lastHeartbeatTime")) if ready else None,
+        last_heartbeat=bootstrap_token.parse_api_time(ready.get("lastHeartbeatTime")) if ready else None,
         internal_ip=address)
 
 
@@ -302,7 +291,7 @@ def read_edge_nodes(cluster: Cluster) -> list[EdgeNode]:
         # minutes when nothing changes, so the Lease is the fresher heartbeat.
         for lease in cluster.list_objects(LEASE, NODE_LEASE_NAMESPACE, page_size=LEASE_PAGE_SIZE):
             name = (lease.get("metadata") or {}).get("name")
-            renewed = _parse_time((lease.get("spec") or {}).get("renewTime"))
+            renewed = bootstrap_token.parse_api_time((lease.get("spec") or {}).get("renewTime"))
             known = nodes.get(str(name))
             if known is not None and renewed is not None and (known.last_heartbeat is None
                                                                or renewed > known.last_heartbeat):

@@ -313,3 +313,11 @@ def test_decode_secret_data() -> None:
             tokens.decode_secret_data({"token-secret": bad})
         assert "'token-secret'" in info.value.message
         assert bad not in info.value.message
+
+
+def test_parse_api_time_is_none_for_what_is_absent_or_unreadable() -> None:
+    assert tokens.parse_api_time("2026-11-27T03:30:00.123456789Z") == datetime(2026, 11, 27, 3, 30, 0, 123456,
+                                                                                tzinfo=timezone.utc)
+    assert tokens.parse_api_time("2026-11-27T04:30:00+01:00") == datetime(2026, 11, 27, 3, 30, tzinfo=timezone.utc)
+    for value in (None, "", "yesterday", 1764214200, "2026-13-01T00:00:00Z"):
+        assert tokens.parse_api_time(value) is None
