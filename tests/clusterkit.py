@@ -180,6 +180,32 @@ def diff_snapshots(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return lines
 
 
+def succeeded(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """``result``, after asserting it exited 0 (the failure shows both streams)."""
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+def settled_differences(cluster: Any, before: dict[str, Any]) -> list[str]:
+    """Differences from the snapshot ``before``, after giving the controllers (signer) a moment to catch up."""
+    wait_for(lambda: not diff_snapshots(before, snapshot(cluster)), timeout=15)
+    return diff_snapshots(before, snapshot(cluster))
+
+
+
+def required_binary_dir() -> Path:
+    """The cache of built binaries; when it is not built the test fails in CI (never a skip there), else skips."""
+    import build_binaries
+    import pytest
+
+    directory = build_binaries.binary_dir()
+    if not build_binaries.is_built(directory):
+        message = f"binaries not built in {directory}: run make binaries"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(directory)
+
 # The API server at another address, as behind a NAT (hack/forwarder.py).
 from forwarder import Forwarder  # noqa: E402, F401  (re-exported for the tests)
 

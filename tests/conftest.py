@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "hack"))
 
-import build_binaries  # noqa: E402
 import localcluster  # noqa: E402
+from clusterkit import required_binary_dir  # noqa: E402
 
 _started: dict[str, localcluster.LocalCluster] = {}
 
@@ -27,19 +26,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
-def _require_binaries() -> Path:
-    directory = build_binaries.binary_dir()
-    if not build_binaries.is_built(directory):
-        message = f"control-plane binaries not built in {directory}: run make binaries"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # in CI a missing binary is a failure, never a skip
-        pytest.skip(message)
-    return directory
-
-
 def _cluster(tmp_path_factory: pytest.TempPathFactory, name: str, flavour: str, signer: bool
              ) -> Iterator[localcluster.LocalCluster]:
-    bin_dir = _require_binaries()
+    bin_dir = required_binary_dir()
     root = tmp_path_factory.mktemp(name)
     cluster = localcluster.start(root, flavour=flavour, signer=signer, bin_dir=bin_dir)
     _started[name] = cluster

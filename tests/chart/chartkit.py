@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
-import build_binaries  # noqa: E402
+from clusterkit import required_binary_dir  # noqa: E402
 
 from kubectl_edge.addon import certs, chart  # noqa: E402
 
@@ -53,13 +51,7 @@ KUBEADM_KUBE_PROXY_CONFIGMAP: dict[str, Any] = {
 
 def binary(name: str) -> str:
     """A helm binary from the cache; skipped (failed in CI) when the cache is not built."""
-    directory = build_binaries.binary_dir()
-    if not build_binaries.is_built(directory):
-        message = f"binaries not built in {directory}: run make binaries"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return str(directory / name)
+    return str(required_binary_dir() / name)
 
 
 def helm_env(home: Path, kubeconfig: str | None = None) -> dict[str, str]:

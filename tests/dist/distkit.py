@@ -14,6 +14,7 @@ DIST_SCRIPT = REPO / "hack" / "dist.py"
 sys.path.insert(0, str(REPO / "hack"))
 
 import build_binaries  # noqa: E402
+from clusterkit import required_binary_dir  # noqa: E402
 
 _built: dict[str, Path] = {}
 
@@ -39,13 +40,7 @@ def built_dist(factory: pytest.TempPathFactory) -> Path:
 
 def binary_dir() -> Path:
     """The cached binaries (kubectl, helm, krew ...); skipped (failed in CI) when they are not built."""
-    directory = build_binaries.binary_dir()
-    if not build_binaries.is_built(directory):
-        message = f"binaries not built in {directory}: run make binaries"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return directory
+    return required_binary_dir()
 
 
 def sums(out: Path) -> dict[str, str]:

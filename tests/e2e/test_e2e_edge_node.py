@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import admin_request, run_plugin, wait_for
+from clusterkit import admin_request, run_plugin, succeeded, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
@@ -29,10 +28,6 @@ import localcluster  # noqa: E402
 
 NODE = "edge1"
 
-
-def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +59,18 @@ def test_a_kubelet_joins_by_an_address_the_certificate_does_not_name(cluster: An
                  "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG}}
     assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
                          body=configmap).status == 201
-    _ok(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
+    succeeded(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
     package = tmp_path / "kube-linux-amd64.tar.gz"
-    _ok(run_plugin(cluster.kubeconfig, "package", "build", "--kubelet", str(build_binaries.binary_dir() / "kubelet"),
-                   "--cni", "/usr/lib/cni", "-o", str(package)))
+    kubelet = str(build_binaries.binary_dir() / "kubelet")
+    succeeded(run_plugin(cluster.kubeconfig, "package", "build", "--kubelet", kubelet, "--cni", "/usr/lib/cni",
+                         "-o", str(package)))
     edgeadm = tmp_path / "edgeadm"
-    _ok(run_plugin(cluster.kubeconfig, "installer", "-o", str(edgeadm)))
+    succeeded(run_plugin(cluster.kubeconfig, "installer", "-o", str(edgeadm)))
 
     started = time.monotonic()
     with edgenode.running_node(NODE, tmp_path / "node", cluster.api_port, list(made.values())) as node:
         original_hosts = node.run(["cat", "/etc/hosts"]).stdout
-        created = json.loads(_ok(run_plugin(
+        created = json.loads(succeeded(run_plugin(
             cluster.kubeconfig, "token", "create", "--print-join-command", "-o", "json",
             "--public-address", f"{node.host_ip}:{cluster.api_port}", "--install-pkg-path", str(package))).stdout)
         assert created["strategy"] == "hosts-mapping", "the certificate does not name the node's view of the server"
@@ -117,5 +113,5 @@ def test_a_kubelet_joins_by_an_address_the_certificate_does_not_name(cluster: An
     assert edgenode.leftovers(NODE) == []
     cluster.kubectl("delete", "pod", "-n", "default", "hello-edge", "--force", "--grace-period=0", check=False)
     cluster.kubectl("delete", "node", NODE)
-    _ok(run_plugin(cluster.kubeconfig, "detach", "--force"))
+    succeeded(run_plugin(cluster.kubeconfig, "detach", "--force"))
     assert admin_request(cluster, "/api/v1/namespaces/kube-public/configmaps/cluster-info").status == 404

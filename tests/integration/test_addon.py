@@ -20,7 +20,9 @@ from clusterkit import (
     random_token,
     request,
     run_plugin,
+    settled_differences,
     snapshot,
+    succeeded,
     wait_for,
 )
 
@@ -61,15 +63,6 @@ def fresh_kubeadm(tmp_path: Path) -> Iterator[localcluster.LocalCluster]:
         yield cluster
 
 
-def _ok(result: Any) -> Any:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
-
-def _settled(cluster: Any, before: dict[str, Any]) -> list[str]:
-    """Differences from ``before``, after giving the controllers (signer) a moment to catch up."""
-    wait_for(lambda: not diff_snapshots(before, snapshot(cluster)), timeout=15)
-    return diff_snapshots(before, snapshot(cluster))
 
 
 def _create_token(cluster: Any) -> tuple[str, str]:
@@ -98,7 +91,7 @@ def _node_csr(node: str) -> str:
 def test_bare_addon_makes_a_joinable_cluster_and_detach_restores_it(fresh_bare) -> None:  # type: ignore[no-untyped-def]
     cluster = fresh_bare
     before = snapshot(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "addon"))
+    succeeded(run_plugin(cluster.kubeconfig, "addon"))
     for path in PREREQUISITES:
         live = admin_request(cluster, path)
         assert live.status == 200, path
@@ -114,7 +107,7 @@ def test_bare_addon_makes_a_joinable_cluster_and_detach_restores_it(fresh_bare) 
 
     # Idempotence: the second run sends no write of any kind, neither kubectl-edge nor helm.
     mark = audit_mark(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "addon"))
+    succeeded(run_plugin(cluster.kubeconfig, "addon"))
     events = [e for e in (json.loads(line) for line in Path(cluster.audit_log).read_text().splitlines()[mark:])
               if e.get("userAgent", "").startswith(("kubectl-edge/", "Helm/"))]
     assert not [e for e in events if e["verb"] in ("create", "update", "patch", "delete")]
@@ -141,17 +134,17 @@ def test_bare_addon_makes_a_joinable_cluster_and_detach_restores_it(fresh_bare) 
     assert issued, "the CSR was auto-approved and signed"
     admin_request(cluster, f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{token_id}", method="DELETE")
 
-    _ok(run_plugin(cluster.kubeconfig, "detach"))
-    assert _settled(cluster, before) == []
+    succeeded(run_plugin(cluster.kubeconfig, "detach"))
+    assert settled_differences(cluster, before) == []
     mark = audit_mark(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "detach"))
+    succeeded(run_plugin(cluster.kubeconfig, "detach"))
     assert persisted_writes_since(cluster, mark) == []
 
 
 def test_preflight_finds_a_controller_manager_that_neither_signs_nor_cleans(tmp_path: Path) -> None:
     with localcluster.running(tmp_path / "cluster", "bare", signer=False) as cluster:
         before = snapshot(cluster)
-        result = _ok(run_plugin(cluster.kubeconfig, "addon"))
+        result = succeeded(run_plugin(cluster.kubeconfig, "addon"))
         assert "bootstrap signer: not running; kubectl-edge signs cluster-info itself" in result.stderr
         assert "token cleaner: not running" in result.stderr
         findings = json.loads(admin_request(cluster, STATE).body["data"]["preflight"])
@@ -159,20 +152,20 @@ def test_preflight_finds_a_controller_manager_that_neither_signs_nor_cleans(tmp_
         # The probe tokens are gone even though no cleaner runs.
         secrets = admin_request(cluster, "/api/v1/namespaces/kube-system/secrets").body["items"]
         assert not [s for s in secrets if s["type"] == "bootstrap.kubernetes.io/token"]
-        _ok(run_plugin(cluster.kubeconfig, "detach"))
-        assert _settled(cluster, before) == []
+        succeeded(run_plugin(cluster.kubeconfig, "detach"))
+        assert settled_differences(cluster, before) == []
 
 
 def test_detach_removes_the_signatures_kubectl_edge_made_in_an_existing_cluster_info(tmp_path: Path) -> None:
     """Without a signer, kubectl-edge signs the owner's cluster-info; detach takes those signatures out again."""
     with localcluster.running(tmp_path / "cluster", "kubeadm", signer=False) as cluster:
         before = snapshot(cluster)
-        _ok(run_plugin(cluster.kubeconfig, "addon"))
-        made = json.loads(_ok(run_plugin(cluster.kubeconfig, "token", "create", "-o", "json")).stdout)
+        succeeded(run_plugin(cluster.kubeconfig, "addon"))
+        made = json.loads(succeeded(run_plugin(cluster.kubeconfig, "token", "create", "-o", "json")).stdout)
         info = admin_request(cluster, "/api/v1/namespaces/kube-public/configmaps/cluster-info").body
         assert f"jws-kubeconfig-{made['id']}" in info["data"], "kubectl-edge signed it"
-        _ok(run_plugin(cluster.kubeconfig, "detach"))
-        assert _settled(cluster, before) == []
+        succeeded(run_plugin(cluster.kubeconfig, "detach"))
+        assert settled_differences(cluster, before) == []
 
 
 def _edit_configmap_text(cluster: Any, name: str, key: str, edit: Any) -> str:
@@ -196,7 +189,7 @@ def test_kubeadm_cluster_gets_only_missing_fields_recorded_and_reverted(fresh_ku
                                          _drop_lines("controlPlaneEndpoint:"))
     before = snapshot(cluster)
 
-    _ok(run_plugin(cluster.kubeconfig, "addon"))
+    succeeded(run_plugin(cluster.kubeconfig, "addon"))
     after = snapshot(cluster)
     kubelet_key = "/api/v1/configmaps kube-system/kubelet-config"
     kubeadm_key = "/api/v1/configmaps kube-system/kubeadm-config"
@@ -229,8 +222,8 @@ def test_kubeadm_cluster_gets_only_missing_fields_recorded_and_reverted(fresh_ku
     for patch in inventory["patches"]:
         assert patch["forward"][0]["op"] == "test" and patch["inverse"][0]["op"] == "test"
 
-    _ok(run_plugin(cluster.kubeconfig, "detach"))
-    assert _settled(cluster, before) == []
+    succeeded(run_plugin(cluster.kubeconfig, "detach"))
+    assert settled_differences(cluster, before) == []
 
 
 def test_detach_leaves_a_field_the_owner_changed_and_says_so(fresh_kubeadm) -> None:  # type: ignore[no-untyped-def]
@@ -238,10 +231,10 @@ def test_detach_leaves_a_field_the_owner_changed_and_says_so(fresh_kubeadm) -> N
     _edit_configmap_text(cluster, "kubelet-config", "kubelet", _drop_lines("rotateCertificates:"))
     _edit_configmap_text(cluster, "kubeadm-config", "ClusterConfiguration", _drop_lines("controlPlaneEndpoint:"))
     before = snapshot(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "addon"))
+    succeeded(run_plugin(cluster.kubeconfig, "addon"))
     owner_edit = _edit_configmap_text(cluster, "kubelet-config", "kubelet",
                                       lambda text: text.replace("rotateCertificates: true", "rotateCertificates: no"))
-    result = _ok(run_plugin(cluster.kubeconfig, "detach"))
+    result = succeeded(run_plugin(cluster.kubeconfig, "detach"))
     assert "kube-system/kubelet-config /data/kubelet: changed since addon" in result.stderr
     after = snapshot(cluster)
     assert after["/api/v1/configmaps kube-system/kubelet-config"]["data"]["kubelet"] == owner_edit
@@ -252,7 +245,7 @@ def test_detach_leaves_a_field_the_owner_changed_and_says_so(fresh_kubeadm) -> N
 
 def test_detach_refuses_while_nodes_carry_the_edge_label(fresh_bare) -> None:  # type: ignore[no-untyped-def]
     cluster = fresh_bare
-    _ok(run_plugin(cluster.kubeconfig, "addon"))
+    succeeded(run_plugin(cluster.kubeconfig, "addon"))
     node = {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": "edge-7", "labels": {"superedge.io/node-edge": "enable"}}}
     assert admin_request(cluster, "/api/v1/nodes", method="POST", body=node).status == 201
@@ -263,7 +256,7 @@ def test_detach_refuses_while_nodes_carry_the_edge_label(fresh_bare) -> None:  #
     assert "edge-7" in refused.stderr and "--force" in refused.stderr
     assert persisted_writes_since(cluster, mark) == []
     assert diff_snapshots(before, snapshot(cluster)) == []
-    _ok(run_plugin(cluster.kubeconfig, "detach", "--force"))
+    succeeded(run_plugin(cluster.kubeconfig, "detach", "--force"))
     for path in PREREQUISITES:
         assert admin_request(cluster, path).status == 404, path
     assert admin_request(cluster, "/api/v1/nodes/edge-7").status == 200, "nodes are not detach's to delete"
@@ -287,26 +280,26 @@ def test_addon_killed_after_each_write_resumes_and_detach_restores(fresh_bare) -
     cluster = fresh_bare
     original = snapshot(cluster)
     mark = audit_mark(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
+    succeeded(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
     total_writes = len(persisted_writes_since(cluster, mark))
     reference = _normalised_result(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "detach"))
-    assert _settled(cluster, original) == []
+    succeeded(run_plugin(cluster.kubeconfig, "detach"))
+    assert settled_differences(cluster, original) == []
     assert total_writes > 10
 
     for kill_after in range(1, total_writes):
         fault = {"KUBECTL_EDGE_FAULT_KILL_AFTER_WRITES": str(kill_after)}
         killed = run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components", extra_env=fault)
         assert killed.returncode == -9, f"k={kill_after}: {killed.stderr}"
-        _ok(run_plugin(cluster.kubeconfig, "detach"))
-        assert _settled(cluster, original) == [], f"detach after a kill at write {kill_after}"
+        succeeded(run_plugin(cluster.kubeconfig, "detach"))
+        assert settled_differences(cluster, original) == [], f"detach after a kill at write {kill_after}"
 
         killed = run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components", extra_env=fault)
         assert killed.returncode == -9
-        _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
+        succeeded(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
         assert _normalised_result(cluster) == reference, f"addon resumed after a kill at write {kill_after}"
-        _ok(run_plugin(cluster.kubeconfig, "detach"))
-        assert _settled(cluster, original) == [], f"detach after a resumed addon (k={kill_after})"
+        succeeded(run_plugin(cluster.kubeconfig, "detach"))
+        assert settled_differences(cluster, original) == [], f"detach after a resumed addon (k={kill_after})"
 
 
 # --- bad input: a clear message, a non-zero exit, nothing changed ---------------------------------------------
@@ -423,7 +416,7 @@ def test_a_ca_key_that_does_not_belong_to_the_ca_is_refused(tmp_path: Path, bare
 def test_dry_run_prints_the_plan_and_changes_nothing(bare_cluster) -> None:  # type: ignore[no-untyped-def]
     before = snapshot(bare_cluster)
     mark = audit_mark(bare_cluster)
-    result = _ok(run_plugin(bare_cluster.kubeconfig, "addon", "--dry-run", "-o", "json"))
+    result = succeeded(run_plugin(bare_cluster.kubeconfig, "addon", "--dry-run", "-o", "json"))
     plan = json.loads(result.stdout)
     assert plan["dryRun"] is True
     actions = {(o["kind"], o["namespace"], o["name"]): o["action"] for o in plan["objects"]}

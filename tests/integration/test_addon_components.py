@@ -12,11 +12,11 @@ import pytest
 from clusterkit import (
     admin_request,
     audit_mark,
-    diff_snapshots,
     persisted_writes_since,
     run_plugin,
+    settled_differences,
     snapshot,
-    wait_for,
+    succeeded,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
@@ -28,14 +28,6 @@ TUNNEL_CERT = "/api/v1/namespaces/edge-system/secrets/tunnel-cloud-cert"
 GRIDS = ("deploymentgrids", "servicegrids", "statefulsetgrids")
 
 
-def _ok(result: Any) -> Any:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
-
-def _settled(cluster: Any, before: dict[str, Any]) -> list[str]:
-    wait_for(lambda: not diff_snapshots(before, snapshot(cluster)), timeout=15)
-    return diff_snapshots(before, snapshot(cluster))
 
 
 def _releases(cluster: Any) -> list[dict[str, str]]:
@@ -69,7 +61,7 @@ def test_components_install_rerun_upgrade_and_detach(helm_cluster: tuple[Any, st
     _owner_endpoints(cluster)
     before = snapshot(cluster)
 
-    _ok(run_plugin(cluster.kubeconfig, "addon", "--helm", helm))
+    succeeded(run_plugin(cluster.kubeconfig, "addon", "--helm", helm))
     assert [r["status"] for r in _releases(cluster)] == ["deployed"]
     for grid in GRIDS:
         crd = admin_request(cluster, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{grid}.superedge.io")
@@ -90,11 +82,11 @@ def test_components_install_rerun_upgrade_and_detach(helm_cluster: tuple[Any, st
     certificate = admin_request(cluster, TUNNEL_CERT).body["data"]
 
     mark = audit_mark(cluster)
-    _ok(run_plugin(cluster.kubeconfig, "addon", "--helm", helm))
+    succeeded(run_plugin(cluster.kubeconfig, "addon", "--helm", helm))
     assert persisted_writes_since(cluster, mark) == [], "same chart, same values: the release is left alone"
     assert len(_releases(cluster)) == 1
 
-    _ok(run_plugin(cluster.kubeconfig, "addon", "--helm", helm, "--set", "tunnelCloud.nodePort=31042"))
+    succeeded(run_plugin(cluster.kubeconfig, "addon", "--helm", helm, "--set", "tunnelCloud.nodePort=31042"))
     assert [r["status"] for r in _releases(cluster)][-1] == "deployed" and len(_releases(cluster)) == 2
     service = admin_request(cluster, "/api/v1/namespaces/edge-system/services/tunnel-cloud").body
     assert 31042 in [port.get("nodePort") for port in service["spec"]["ports"]]
@@ -110,14 +102,14 @@ def test_components_install_rerun_upgrade_and_detach(helm_cluster: tuple[Any, st
     created = admin_request(cluster, "/apis/superedge.io/v1/namespaces/default/deploymentgrids", method="POST",
                             body=grid)
     assert created.status == 201, created.body
-    kept = _ok(run_plugin(cluster.kubeconfig, "detach", "--helm", helm))
+    kept = succeeded(run_plugin(cluster.kubeconfig, "detach", "--helm", helm))
     assert "deploymentgrids.superedge.io: 1 custom resource(s) of it remain" in kept.stderr
     assert admin_request(cluster, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
                                    "deploymentgrids.superedge.io").status == 200
     assert _releases(cluster) == []
     admin_request(cluster, "/apis/superedge.io/v1/namespaces/default/deploymentgrids/web", method="DELETE")
-    _ok(run_plugin(cluster.kubeconfig, "detach", "--helm", helm))
-    assert _settled(cluster, before) == [], "kube-proxy, the endpoints and everything else as before addon"
+    succeeded(run_plugin(cluster.kubeconfig, "detach", "--helm", helm))
+    assert settled_differences(cluster, before) == [], "kube-proxy, the endpoints and everything else as before addon"
     for grid_name in GRIDS:
         assert admin_request(cluster, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
                                       f"{grid_name}.superedge.io").status == 404
@@ -139,28 +131,28 @@ def _normalised(cluster: Any) -> dict[str, Any]:
 
 def test_components_phase_killed_after_each_write_resumes(tmp_path: Path) -> None:
     with localcluster.running(tmp_path / "cluster", "bare") as cluster:
-        _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
+        succeeded(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
         mark = audit_mark(cluster)
-        _ok(run_plugin(cluster.kubeconfig, "addon"))
+        succeeded(run_plugin(cluster.kubeconfig, "addon"))
         writes = len(persisted_writes_since(cluster, mark, "kubectl-edge/"))
         reference = _normalised(cluster)
-        _ok(run_plugin(cluster.kubeconfig, "detach", "--keep-tokens"))
-        _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
+        succeeded(run_plugin(cluster.kubeconfig, "detach", "--keep-tokens"))
+        succeeded(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
         assert writes >= 5
         for kill_after in range(1, writes):
             fault = {"KUBECTL_EDGE_FAULT_KILL_AFTER_WRITES": str(kill_after)}
             assert run_plugin(cluster.kubeconfig, "addon", extra_env=fault).returncode == -9
-            _ok(run_plugin(cluster.kubeconfig, "addon"))
+            succeeded(run_plugin(cluster.kubeconfig, "addon"))
             assert _normalised(cluster) == reference, f"resumed after a kill at write {kill_after}"
-            _ok(run_plugin(cluster.kubeconfig, "detach"))
-            _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
-        _ok(run_plugin(cluster.kubeconfig, "detach"))
+            succeeded(run_plugin(cluster.kubeconfig, "detach"))
+            succeeded(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
+        succeeded(run_plugin(cluster.kubeconfig, "detach"))
         assert "kube-system/kubectl-edge" not in json.dumps(sorted(snapshot(cluster)))
 
 
 def test_dry_run_shows_the_helm_values_and_the_rendered_objects(bare_cluster: Any) -> None:
     mark = audit_mark(bare_cluster)
-    result = _ok(run_plugin(bare_cluster.kubeconfig, "addon", "--dry-run", "-o", "json"))
+    result = succeeded(run_plugin(bare_cluster.kubeconfig, "addon", "--dry-run", "-o", "json"))
     plan = json.loads(result.stdout)
     assert plan["helmValues"]["tunnelCloud"]["publicHost"] == "127.0.0.1"
     assert "kind: DaemonSet" in plan["rendered"] and "name: tunnel-edge" in plan["rendered"]

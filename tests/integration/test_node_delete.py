@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import admin_request, audit_mark, persisted_writes_since, run_plugin, wait_for
+from clusterkit import admin_request, audit_mark, persisted_writes_since, run_plugin, succeeded, wait_for
 from clusterkit import request as http_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
@@ -44,20 +44,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localcluster.L
     root = tmp_path_factory.mktemp("node-delete")
     started = localcluster.start(root / "c", flavour="bare", signer=True)
     try:
-        _ok(run_plugin(started.kubeconfig, "addon", "--skip-phases", "components"))
+        succeeded(run_plugin(started.kubeconfig, "addon", "--skip-phases", "components"))
         yield started
     finally:
         localcluster.stop(root / "c")
 
 
-def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
 
 def _token(cluster: Any, *args: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(_ok(run_plugin(cluster.kubeconfig, "token", "create", "-o", "json",
-                                                         *args)).stdout)
+    document: dict[str, Any] = json.loads(succeeded(run_plugin(cluster.kubeconfig, "token", "create", "-o", "json",
+                                                               *args)).stdout)
     return document
 
 
@@ -202,7 +198,7 @@ def test_delete_removes_exactly_that_nodes_objects_and_the_name_joins_again(clus
     assert not _token_exists(cluster, for_a["id"]), "a for-node token outlived its node's approved CSR"
     later_a = _token(cluster, "--for-node", "edge-a", "--ttl", "1h")
     assert _token_exists(cluster, later_b["id"]) and _token_exists(cluster, later_a["id"])
-    listed = json.loads(_ok(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json")).stdout)["tokens"]
+    listed = json.loads(succeeded(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json")).stdout)["tokens"]
     mine = {shared["id"], later_b["id"], later_a["id"], for_a["id"]}
     assert {token["id"]: token["node"] for token in listed if token["id"] in mine} == {
         shared["id"]: None, later_b["id"]: "edge-b", later_a["id"]: "edge-a"}
@@ -217,7 +213,7 @@ def test_delete_removes_exactly_that_nodes_objects_and_the_name_joins_again(clus
     assert all(doomed.values()), doomed
 
     mark = audit_mark(cluster)
-    result = _ok(run_plugin(cluster.kubeconfig, "node", "delete", "edge-a", "--yes", "-o", "json"))
+    result = succeeded(run_plugin(cluster.kubeconfig, "node", "delete", "edge-a", "--yes", "-o", "json"))
     report = json.loads(result.stdout)
     assert [entry["name"] for entry in report["nodes"]] == ["edge-a"]
 
@@ -236,11 +232,11 @@ def test_delete_removes_exactly_that_nodes_objects_and_the_name_joins_again(clus
     rejoined = join(cluster, again["token"], "edge-a", tmp_path / "a2")
     assert admin_request(cluster, f"{NODES}/edge-a").status == 200
     assert rejoined.csr_name in csrs_of(cluster, "edge-a")
-    status = _ok(run_plugin(cluster.kubeconfig, "status", "-o", "json"))
+    status = succeeded(run_plugin(cluster.kubeconfig, "status", "-o", "json"))
     assert again["id"] not in {token["id"] for token in json.loads(status.stdout)["tokens"]}
     assert not _token_exists(cluster, again["id"])
     assert f"deleted bootstrap token {again['id']}" in status.stderr
-    _ok(run_plugin(cluster.kubeconfig, "node", "delete", "edge-a", "edge-b", "--yes"))
+    succeeded(run_plugin(cluster.kubeconfig, "node", "delete", "edge-a", "edge-b", "--yes"))
 
 
 def test_for_node_refuses_a_name_no_node_can_have(cluster: Any) -> None:
@@ -252,7 +248,7 @@ def test_for_node_refuses_a_name_no_node_can_have(cluster: Any) -> None:
     made = _token(cluster, "--for-node", "edge-1.site.example")
     assert made["node"] == "edge-1.site.example"
     assert "system:bootstrappers:kubectl-edge:node:edge-1:site:example" in made["groups"]
-    _ok(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
+    succeeded(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
 
 
 def test_unknown_name_refuses_and_deletes_nothing(cluster: Any, tmp_path: Path) -> None:
@@ -265,7 +261,7 @@ def test_unknown_name_refuses_and_deletes_nothing(cluster: Any, tmp_path: Path) 
     assert "no such node: no-such-node" in result.stderr and "nothing was deleted" in result.stderr
     assert persisted_writes_since(cluster, mark) == []
     assert objects_of(cluster, "edge-c", [shared["id"]]) == before
-    _ok(run_plugin(cluster.kubeconfig, "node", "delete", "edge-c", "--yes"))
+    succeeded(run_plugin(cluster.kubeconfig, "node", "delete", "edge-c", "--yes"))
 
 
 def test_refuses_a_node_without_edge_labels_unless_forced(cluster: Any) -> None:
@@ -276,7 +272,7 @@ def test_refuses_a_node_without_edge_labels_unless_forced(cluster: Any) -> None:
     assert refused.returncode == 3 and "not an edge node" in refused.stderr and "--force" in refused.stderr
     assert persisted_writes_since(cluster, mark) == []
     assert admin_request(cluster, f"{NODES}/central-1").status == 200
-    _ok(run_plugin(cluster.kubeconfig, "node", "delete", "central-1", "--yes", "--force"))
+    succeeded(run_plugin(cluster.kubeconfig, "node", "delete", "central-1", "--yes", "--force"))
     assert admin_request(cluster, f"{NODES}/central-1").status == 404
 
 
@@ -376,8 +372,8 @@ def test_drain_evicts_pods_but_not_daemonset_or_mirror_pods(cluster: Any, tmp_pa
 
     mark = audit_mark(cluster)
     with Kubelet(cluster, node):
-        result = _ok(run_plugin(cluster.kubeconfig, "node", "delete", "edge-e", "--drain", "--timeout", "60s",
-                                "--yes", "-o", "json"))
+        result = succeeded(run_plugin(cluster.kubeconfig, "node", "delete", "edge-e", "--drain", "--timeout", "60s",
+                                      "--yes", "-o", "json"))
     drain = json.loads(result.stdout)["nodes"][0]["drain"]
     assert drain["evicted"] == ["default/app-e"] and drain["leftTerminating"] == []
     assert sorted(drain["skipped"]) == ["default/agent-e", "default/static-e"]
@@ -423,7 +419,7 @@ def test_drain_timeout_deletes_nothing_and_leaves_the_node_cordoned(cluster: Any
     assert admin_request(cluster, f"{NODES}/edge-f").body["spec"].get("unschedulable") is True
     assert _pod_status(cluster, "guarded-f") == 200
     admin_request(cluster, "/apis/policy/v1/namespaces/default/poddisruptionbudgets/guarded-f", method="DELETE")
-    _ok(run_plugin(cluster.kubeconfig, "node", "delete", "edge-f", "--yes"))
+    succeeded(run_plugin(cluster.kubeconfig, "node", "delete", "edge-f", "--yes"))
     admin_request(cluster, "/api/v1/namespaces/default/pods/guarded-f", method="DELETE",
                   body={"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0})
 
@@ -434,8 +430,8 @@ def test_drain_of_a_node_that_is_not_ready_does_not_wait_for_its_kubelet(cluster
     assert admin_request(cluster, "/api/v1/namespaces/default/pods", method="POST",
                          body=_pod("orphan-g", "edge-gone")).status == 201
     _set_running(cluster, "orphan-g")
-    result = _ok(run_plugin(cluster.kubeconfig, "node", "delete", "edge-gone", "--drain", "--timeout", "120s",
-                            "--yes", "-o", "json"))
+    result = succeeded(run_plugin(cluster.kubeconfig, "node", "delete", "edge-gone", "--drain", "--timeout", "120s",
+                                  "--yes", "-o", "json"))
     drain = json.loads(result.stdout)["nodes"][0]["drain"]
     assert drain["evicted"] == ["default/orphan-g"] and drain["leftTerminating"] == ["default/orphan-g"]
     pod = admin_request(cluster, "/api/v1/namespaces/default/pods/orphan-g").body

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from bigcluster import create_all, node_body, populate
-from clusterkit import admin_request, run_plugin
+from clusterkit import admin_request, run_plugin, succeeded
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 import localcluster
@@ -30,14 +30,10 @@ RELEASE = "superedge-addon"
 NAMESPACE = "edge-system"
 
 
-def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
 
 def status_json(cluster: Any) -> dict[str, Any]:
     """``kubectl edge status -o json``, parsed."""
-    document: dict[str, Any] = json.loads(_ok(run_plugin(cluster.kubeconfig, "status", "-o", "json")).stdout)
+    document: dict[str, Any] = json.loads(succeeded(run_plugin(cluster.kubeconfig, "status", "-o", "json")).stdout)
     return document
 
 
@@ -48,7 +44,7 @@ def problems(document: dict[str, Any], check: str) -> list[dict[str, Any]]:
 
 def status_text(cluster: Any) -> str:
     """``kubectl edge status`` as a person reads it."""
-    return _ok(run_plugin(cluster.kubeconfig, "status")).stdout
+    return succeeded(run_plugin(cluster.kubeconfig, "status")).stdout
 
 
 # --- a large cluster -------------------------------------------------------------------------------------
@@ -93,7 +89,7 @@ def test_status_of_a_large_cluster_without_addon(large: Any) -> None:
                                  "components": []}
     assert document["serverVersion"] == admin_request(large, "/version").body["gitVersion"]
 
-    tokens = json.loads(_ok(run_plugin(large.kubeconfig, "token", "list", "-o", "json")).stdout)["tokens"]
+    tokens = json.loads(succeeded(run_plugin(large.kubeconfig, "token", "list", "-o", "json")).stdout)["tokens"]
     assert sorted(token["id"] for token in tokens) == population.token_ids
 
 
@@ -113,7 +109,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localcluster.L
                   "data": {"ClusterConfiguration": OWNERS_CLUSTER_CONFIGURATION}}
         assert admin_request(started, "/api/v1/namespaces/kube-system/configmaps", method="POST",
                              body=owners).status == 201
-        _ok(run_plugin(started.kubeconfig, "addon", "--skip-phases", "components"))
+        succeeded(run_plugin(started.kubeconfig, "addon", "--skip-phases", "components"))
         yield started
     finally:
         localcluster.stop(root / "c")
@@ -148,7 +144,7 @@ def test_prerequisites_their_makers_and_a_missing_one(cluster: Any) -> None:
         assert "kubectl edge addon" in missing[0]["hint"]
         assert "clusterrolebinding kubeadm:get-nodes is missing" in status_text(cluster)
     finally:
-        _ok(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
+        succeeded(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))
     assert problems(status_json(cluster), "prerequisite-missing") == []
 
 
@@ -267,8 +263,8 @@ def test_failed_release_is_a_problem(cluster: Any, helm: Helm, tmp_path: Path) -
 # --- tokens and nodes ------------------------------------------------------------------------------------
 
 def test_token_expiring_within_an_hour(cluster: Any) -> None:
-    soon = json.loads(_ok(run_plugin(cluster.kubeconfig, "token", "create", "--ttl", "30m", "-o", "json")).stdout)
-    later = json.loads(_ok(run_plugin(cluster.kubeconfig, "token", "create", "--ttl", "2h", "-o", "json")).stdout)
+    soon = json.loads(succeeded(run_plugin(cluster.kubeconfig, "token", "create", "--ttl", "30m", "-o", "json")).stdout)
+    later = json.loads(succeeded(run_plugin(cluster.kubeconfig, "token", "create", "--ttl", "2h", "-o", "json")).stdout)
     try:
         document = status_json(cluster)
         shown = {token["id"]: token for token in document["tokens"]}
@@ -278,7 +274,7 @@ def test_token_expiring_within_an_hour(cluster: Any) -> None:
         assert "token create" in expiring[0]["hint"]
         assert f"bootstrap token {soon['id']} expires in" in status_text(cluster)
     finally:
-        _ok(run_plugin(cluster.kubeconfig, "token", "delete", soon["id"], later["id"]))
+        succeeded(run_plugin(cluster.kubeconfig, "token", "delete", soon["id"], later["id"]))
 
 
 def _now(offset_seconds: float = 0) -> str:

@@ -32,6 +32,7 @@ from clusterkit import (
     persisted_writes_since,
     random_token,
     run_plugin,
+    succeeded,
     wait_for,
 )
 from clusterkit import request as http_request
@@ -53,7 +54,7 @@ def _own_cluster(tmp_path_factory: pytest.TempPathFactory, name: str, flavour: s
     cluster = localcluster.start(root, flavour=flavour, signer=signer)
     try:
         if addon:
-            _ok(run_plugin(cluster.kubeconfig, "addon"))
+            succeeded(run_plugin(cluster.kubeconfig, "addon"))
         yield cluster
     finally:
         localcluster.stop(root)
@@ -72,10 +73,6 @@ def unsigned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localcluster.
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-def _ok(result: Any) -> Any:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
 
 
 def _b64url(data: bytes) -> str:
@@ -148,7 +145,7 @@ def _join_words(line: str) -> dict[str, Any]:
 
 
 def _create_json(cluster: Any, *args: str, kubeconfig: str | None = None) -> dict[str, Any]:
-    result = _ok(run_plugin(kubeconfig or cluster.kubeconfig, "token", "create", "-o", "json", *args))
+    result = succeeded(run_plugin(kubeconfig or cluster.kubeconfig, "token", "create", "-o", "json", *args))
     document: dict[str, Any] = json.loads(result.stdout)
     document["_stderr"] = result.stderr
     return document
@@ -196,24 +193,24 @@ def test_create_list_delete_and_kubeadm_discovery(flavour: str, request: pytest.
     # Listed with kubeadm's tokens, in every format, never with a secret.
     secrets = [token.split(".")[1], foreign_secret]
     for output in ("text", "wide", "json", "yaml"):
-        listed = _ok(run_plugin(cluster.kubeconfig, "token", "list", "-o", output))
+        listed = succeeded(run_plugin(cluster.kubeconfig, "token", "list", "-o", output))
         assert made["id"] in listed.stdout and foreign_id in listed.stdout, output
         assert not [s for s in secrets if s in listed.stdout + listed.stderr], output
     rows = {item["id"]: item for item in json.loads(
-        _ok(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json")).stdout)["tokens"]}
+        succeeded(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json")).stdout)["tokens"]}
     assert rows[made["id"]]["description"] == "edge site 7" and rows[made["id"]]["managedBy"] == "kubectl-edge"
     assert rows[made["id"]]["signed"] is True
     assert rows[foreign_id]["managedBy"] is None and rows[foreign_id]["groups"] == [DEFAULT_GROUP]
-    wide = _ok(run_plugin(cluster.kubeconfig, "token", "list", "-o", "wide")).stdout.splitlines()
+    wide = succeeded(run_plugin(cluster.kubeconfig, "token", "list", "-o", "wide")).stdout.splitlines()
     assert wide[0].split()[:5] == ["ID", "TTL", "EXPIRES", "USAGES", "DESCRIPTION"]
 
     # Deleted by the whole token; its signature goes too, so discovery with it fails.
-    deleted = _ok(run_plugin(cluster.kubeconfig, "token", "delete", token))
+    deleted = succeeded(run_plugin(cluster.kubeconfig, "token", "delete", token))
     assert deleted.stdout == f'bootstrap token "{made["id"]}" deleted\n'
     assert _token_secret(cluster, made["id"]).status == 404
     assert wait_for(lambda: _signature(cluster, made["id"]) is None, timeout=15)
     assert kubeadm_discovery(cluster, token, [ca_pin]) == "no signature for the token"
-    assert _ok(run_plugin(cluster.kubeconfig, "token", "delete", foreign_id)).returncode == 0
+    assert succeeded(run_plugin(cluster.kubeconfig, "token", "delete", foreign_id)).returncode == 0
     assert _token_secret(cluster, foreign_id).status == 404
 
 
@@ -224,7 +221,7 @@ def test_without_a_cleaner_expired_tokens_of_kubectl_edge_go_with_the_next_comma
     made = _create_json(cluster, "--ttl", "2s")
     assert _signature(cluster, made["id"]) is not None, "kubectl-edge signed at once"
     time.sleep(3)
-    listed = _ok(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json"))
+    listed = succeeded(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json"))
     assert _token_secret(cluster, made["id"]).status == 404, "the expired token kubectl-edge made is deleted"
     assert _signature(cluster, made["id"]) is None, "with its signature"
     assert f"deleted expired bootstrap token {made['id']}" in listed.stderr
@@ -244,13 +241,13 @@ def test_without_a_signer_a_changed_kubeconfig_is_signed_again(unsigned: Any) ->
     assert admin_request(cluster, CLUSTER_INFO, method="PUT", body=info).status == 200
     try:
         assert kubeadm_discovery(cluster, made["token"], [pin]) == "the signature does not verify"
-        _ok(run_plugin(cluster.kubeconfig, "token", "list"))
+        succeeded(run_plugin(cluster.kubeconfig, "token", "list"))
         assert kubeadm_discovery(cluster, made["token"], [pin]) is None, "signed again over the new kubeconfig"
     finally:
         info = admin_request(cluster, CLUSTER_INFO).body
         info["data"]["kubeconfig"] = original
         assert admin_request(cluster, CLUSTER_INFO, method="PUT", body=info).status == 200
-        _ok(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
+        succeeded(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
 
 
 def test_when_addon_never_measured_the_signer_kubectl_edge_waits_then_signs(tmp_path: Path) -> None:
@@ -262,7 +259,7 @@ def test_when_addon_never_measured_the_signer_kubectl_edge_waits_then_signs(tmp_
         assert "does not seem to run" in made["_stderr"] and "kubectl edge addon" in made["_stderr"]
         assert time.monotonic() - started < 30
         assert kubeadm_discovery(cluster, made["token"], [pin]) is None
-        _ok(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
+        succeeded(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
         assert _signature(cluster, made["id"]) is None
 
 
@@ -272,7 +269,7 @@ def test_when_addon_never_measured_a_running_signer_is_left_to_sign(kubeadm_clus
     made = _create_json(cluster)
     assert made["signedBy"] == "controller-manager" and "[signer]" not in made["_stderr"]
     assert kubeadm_discovery(cluster, made["token"], [pin]) is None
-    _ok(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
+    succeeded(run_plugin(cluster.kubeconfig, "token", "delete", made["id"]))
     assert wait_for(lambda: _signature(cluster, made["id"]) is None, timeout=15)
 
 
@@ -306,8 +303,8 @@ def test_address_strategies(signing: Any) -> None:
         assert _join_words(behind_nat["joinCommand"])["address"] == nat.address
         assert "kubernetes.default" in behind_nat["_stderr"]
 
-        text = _ok(run_plugin(cluster.kubeconfig, "token", "create", "--print-join-command", "--public-address",
-                              nat.address, "--install-pkg-path", "/opt/edge/kube-linux-amd64-v1.37.2.tar.gz"))
+        text = succeeded(run_plugin(cluster.kubeconfig, "token", "create", "--print-join-command", "--public-address",
+                                    nat.address, "--install-pkg-path", "/opt/edge/kube-linux-amd64-v1.37.2.tar.gz"))
         words = _join_words(text.stdout.strip())
         made.append(words["--token"][0].split(".")[0])
         assert words["--install-pkg-path"] == ["/opt/edge/kube-linux-amd64-v1.37.2.tar.gz"]
@@ -343,7 +340,7 @@ def test_address_strategies(signing: Any) -> None:
     made.append(json.loads(named.stdout)["id"])
     assert json.loads(named.stdout)["strategy"] == "direct"
 
-    _ok(run_plugin(cluster.kubeconfig, "token", "delete", *made))
+    succeeded(run_plugin(cluster.kubeconfig, "token", "delete", *made))
 
 
 def test_something_that_is_not_tls_is_refused(signing: Any) -> None:
@@ -371,13 +368,13 @@ def test_something_that_is_not_tls_is_refused(signing: Any) -> None:
 def test_remembered_public_address_is_used_and_detach_removes_the_tokens(tmp_path: Path) -> None:
     with localcluster.running(tmp_path / "cluster", "bare") as cluster, \
             Forwarder("127.0.0.1", cluster.api_port, listen_host="127.0.0.2") as nat:
-        _ok(run_plugin(cluster.kubeconfig, "addon", "--public-address", nat.address))
+        succeeded(run_plugin(cluster.kubeconfig, "addon", "--public-address", nat.address))
         remembered = _create_json(cluster, "--print-join-command")
         assert remembered["address"] == nat.address and remembered["addressSource"] == "addon"
         assert remembered["strategy"] == "hosts-mapping" and "loopback" not in remembered["_stderr"]
         flagged = _create_json(cluster, "--public-address", f"127.0.0.1:{cluster.api_port}")
         assert flagged["addressSource"] == "--public-address" and flagged["strategy"] == "direct"
-        _ok(run_plugin(cluster.kubeconfig, "detach"))
+        succeeded(run_plugin(cluster.kubeconfig, "detach"))
         for made in (remembered, flagged):
             assert _token_secret(cluster, made["id"]).status == 404, "detach deletes the tokens kubectl-edge made"
 
@@ -432,13 +429,14 @@ def test_a_pin_that_the_served_chain_does_not_lead_to_is_refused_before_anything
 
 def test_the_secret_never_reaches_stderr_at_any_verbosity(signing: Any) -> None:
     cluster = signing
-    created = _ok(run_plugin(cluster.kubeconfig, "token", "create", "-o", "json", "--print-join-command", "-v=10"))
+    created = succeeded(run_plugin(cluster.kubeconfig, "token", "create", "-o", "json", "--print-join-command",
+                                   "-v=10"))
     token = json.loads(created.stdout)["token"]
     secret = token.split(".")[1]
     assert "GET" in created.stderr or "POST" in created.stderr, "-v=10 logs the requests"
     for args in (["token", "list", "-o", "wide", "-v=10"], ["token", "list", "-o", "yaml", "--v=10"],
                  ["token", "delete", token, "-v=10"]):
-        result = _ok(run_plugin(cluster.kubeconfig, *args))
+        result = succeeded(run_plugin(cluster.kubeconfig, *args))
         assert secret not in result.stderr, args
         if args[1] == "list":
             assert secret not in result.stdout, args
@@ -456,7 +454,7 @@ def test_probe_tokens_of_addon_are_not_listed_as_usable(signing: Any) -> None:
                            "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true"}}
     assert admin_request(cluster, SECRETS, method="POST", body=body).status == 201
     try:
-        listed = _ok(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json"))
+        listed = succeeded(run_plugin(cluster.kubeconfig, "token", "list", "-o", "json"))
         assert token_id not in listed.stdout
         assert "1 preflight probe token(s)" in listed.stderr
     finally:
@@ -488,7 +486,7 @@ def test_bad_input_is_refused_and_changes_nothing(signing: Any, args: list[str],
 def test_an_existing_token_or_an_unknown_id(signing: Any) -> None:
     cluster = signing
     token_id, secret = random_token()
-    _ok(run_plugin(cluster.kubeconfig, "token", "create", f"{token_id}.{secret}"))
+    succeeded(run_plugin(cluster.kubeconfig, "token", "create", f"{token_id}.{secret}"))
     before = _token_secret(cluster, token_id).body
     again = run_plugin(cluster.kubeconfig, "token", "create", f"{token_id}.{secret}")
     assert again.returncode == 3 and f"a bootstrap token with ID {token_id} exists already" in again.stderr
