@@ -206,6 +206,27 @@ def required_binary_dir() -> Path:
         pytest.skip(message)
     return Path(directory)
 
+
+def file_tree(root: Path) -> dict[str, tuple[str, int, str]]:
+    """Every path under root: (type, permission bits, sha256 of content or link target)."""
+    import hashlib
+    import stat
+
+    found: dict[str, tuple[str, int, str]] = {}
+    for base, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            state = os.lstat(path)
+            relative = os.path.relpath(path, root)
+            if stat.S_ISLNK(state.st_mode):
+                found[relative] = ("link", 0, os.readlink(path))
+            elif stat.S_ISDIR(state.st_mode):
+                found[relative] = ("dir", stat.S_IMODE(state.st_mode), "")
+            else:
+                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                found[relative] = ("file", stat.S_IMODE(state.st_mode), digest)
+    return found
+
 # The API server at another address, as behind a NAT (hack/forwarder.py).
 from forwarder import Forwarder  # noqa: E402, F401  (re-exported for the tests)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 from edge_installer.errors import PackageError
+from edge_installer.fsutil import sha256_file
 from edge_installer.output import Output
 from edge_protocol import package as layout
 from edge_protocol.platforms import elf_arch
@@ -133,13 +134,6 @@ def fetch(location: str, workdir: str, out: Output, timeout: float = 60.0) -> st
     return destination
 
 
-def _sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def _hash_stream(reader: BinaryIO) -> Tuple[str, int, bytes]:
     digest = hashlib.sha256()
@@ -225,7 +219,7 @@ def inspect(path: str, node_arch: str, expected_sha256: Optional[str], out: Outp
         PackageError: A check failed; the message says which and what was found.
     """
     if expected_sha256 is not None:
-        actual = _sha256_of(path)
+        actual = sha256_file(path)
         if actual != expected_sha256.lower():
             raise _bad(f"the install package's sha256 is {actual}, but --install-pkg-sha256 says {expected_sha256}",
                        "download the package again, or correct --install-pkg-sha256")

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clusterkit import file_tree
 from edge_installer.changes import Changes, Undo
 from edge_installer.errors import InstallerError
 from edge_installer.journal import FAULT_KILL_AFTER_ACTIONS, FAULT_KILL_AFTER_UNDOS, Journal, journal_path
@@ -44,22 +45,6 @@ print(len(changes.journal.actions))
 """.format(installer=str(REPO / "installer"), repo=str(REPO))
 
 
-def tree(root: Path) -> dict[str, tuple[str, int, str]]:
-    """Every path under root: (type, permission bits, sha256 of content or link target)."""
-    found: dict[str, tuple[str, int, str]] = {}
-    for base, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(base, name)
-            state = os.lstat(path)
-            relative = os.path.relpath(path, root)
-            if stat.S_ISLNK(state.st_mode):
-                found[relative] = ("link", 0, os.readlink(path))
-            elif stat.S_ISDIR(state.st_mode):
-                found[relative] = ("dir", stat.S_IMODE(state.st_mode), "")
-            else:
-                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-                found[relative] = ("file", stat.S_IMODE(state.st_mode), digest)
-    return found
 
 
 @pytest.fixture
@@ -91,7 +76,7 @@ def _quiet() -> Output:
 
 
 def test_a_full_run_then_reset_restores_the_tree(root: Path) -> None:
-    before = tree(root)
+    before = file_tree(root)
     result = _join(root)
     assert result.returncode == 0, result.stderr
     assert (root / "usr" / "bin" / "kubelet").read_bytes() == b"the package's kubelet"
@@ -104,7 +89,7 @@ def test_a_full_run_then_reset_restores_the_tree(root: Path) -> None:
     (root / "var" / "lib" / "kubelet" / "pki" / "kubelet-client-current.pem").write_bytes(b"cert")
     (root / "etc" / "kubernetes" / "kubelet.conf").write_bytes(b"kubeconfig")
     assert run_reset(str(root), _quiet()) > 0
-    assert tree(root) == before
+    assert file_tree(root) == before
 
 
 def test_every_action_is_journaled_before_it_runs(root: Path) -> None:
@@ -123,21 +108,21 @@ def test_every_action_is_journaled_before_it_runs(root: Path) -> None:
 
 
 def test_a_run_killed_after_each_action_is_undone_exactly(root: Path) -> None:
-    before = tree(root)
+    before = file_tree(root)
     total = int(_join(root).stdout.strip())
     run_reset(str(root), _quiet())
-    assert tree(root) == before
+    assert file_tree(root) == before
     for k in range(1, total + 1):
         result = _join(root, kill_after=k)
         assert result.returncode == -signal.SIGKILL, (k, result.stderr)
         journal = Journal.load(str(root))
         assert journal is not None and len(journal.actions) == k
         run_reset(str(root), _quiet())
-        assert tree(root) == before, f"not restored after a kill after action {k}"
+        assert file_tree(root) == before, f"not restored after a kill after action {k}"
 
 
 def test_a_reset_killed_half_way_finishes_on_the_next_run(root: Path) -> None:
-    before = tree(root)
+    before = file_tree(root)
     _join(root)
     code = ("import sys; sys.path[:0] = [{!r}, {!r}]\nfrom edge_installer.reset import run_reset\n"
             "from edge_installer.output import Output\nrun_reset(sys.argv[1], Output())\n").format(
@@ -148,12 +133,12 @@ def test_a_reset_killed_half_way_finishes_on_the_next_run(root: Path) -> None:
     journal = Journal.load(str(root))
     assert journal is not None and sum(1 for entry in journal.actions if entry["undone"]) == 3
     run_reset(str(root), _quiet())
-    assert tree(root) == before
+    assert file_tree(root) == before
     assert run_reset(str(root), _quiet()) == 0  # idempotent: nothing left to do
 
 
 def test_a_dry_run_changes_nothing_and_prints_every_change(root: Path) -> None:
-    before = tree(root)
+    before = file_tree(root)
     printed = io.StringIO()
     changes = Changes(str(root), Output(0, printed, io.StringIO()), True, {})
     changes.set_hosts_block("hosts", "/etc/hosts", ["203.0.113.10 kubernetes.default"])
@@ -161,7 +146,7 @@ def test_a_dry_run_changes_nothing_and_prints_every_change(root: Path) -> None:
     changes.write_file("kubelet", "/etc/kubernetes/bootstrap-kubelet.conf", b"token: x.y", 0o600,
                        shown="token: <hidden>")
     changes.run_command("start", ["systemctl", "restart", "kubelet"], [["systemctl", "stop", "kubelet"]])
-    assert tree(root) == before
+    assert file_tree(root) == before
     text = printed.getvalue()
     for expected in ("would add to", "203.0.113.10 kubernetes.default", "would create directory",
                      "/etc/kubernetes/pki/ca.crt (mode 0644)", "    CA PEM", "token: <hidden>",
@@ -215,10 +200,10 @@ def test_a_journal_of_another_format_is_refused(root: Path) -> None:
 
 
 def test_a_hosts_file_join_created_is_removed_again(tmp_path: Path) -> None:
-    before = tree(tmp_path)
+    before = file_tree(tmp_path)
     changes = Changes(str(tmp_path), _quiet(), False, {})
     assert changes.set_hosts_block("hosts", "/etc/hosts", ["203.0.113.10 kubernetes.default"])
     assert (tmp_path / "etc" / "hosts").read_text().startswith("# begin edgeadm")
     (tmp_path / "etc" / "hosts.edgeadm-tmp").write_text("left by a killed rewrite")
     run_reset(str(tmp_path), _quiet())
-    assert tree(tmp_path) == before
+    assert file_tree(tmp_path) == before

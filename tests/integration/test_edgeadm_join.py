@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 import yaml
-from clusterkit import admin_request, kubelet_client_csr, random_token, run_plugin, wait_for
+from clusterkit import admin_request, file_tree, kubelet_client_csr, random_token, run_plugin, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 import localcluster
@@ -168,22 +168,6 @@ def package(cluster: localcluster.LocalCluster, server_version: str, tmp_path_fa
 
 # --- the node root -------------------------------------------------------------------------------------------
 
-def tree(root: Path) -> dict[str, tuple[str, int, str]]:
-    """Every path under root: (type, permission bits, sha256 of content or link target)."""
-    found: dict[str, tuple[str, int, str]] = {}
-    for base, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(base, name)
-            state = os.lstat(path)
-            relative = os.path.relpath(path, root)
-            if stat.S_ISLNK(state.st_mode):
-                found[relative] = ("link", 0, os.readlink(path))
-            elif stat.S_ISDIR(state.st_mode):
-                found[relative] = ("dir", stat.S_IMODE(state.st_mode), "")
-            else:
-                found[relative] = ("file", stat.S_IMODE(state.st_mode),
-                                   hashlib.sha256(Path(path).read_bytes()).hexdigest())
-    return found
 
 
 @pytest.fixture
@@ -295,7 +279,7 @@ def test_join_writes_what_kubelet_needs_and_reset_restores_the_node(
         version: str, cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str, pin: str,
         package: Path, node: Path) -> None:
     python = _python(version)
-    before = tree(node)
+    before = file_tree(node)
     name = _node_name()
     result = _edgeadm(python, edgeadm, *_join_args(nat, token, pin, node, "--node-name", name,
                                                    "--install-pkg-path", str(package)))
@@ -346,27 +330,27 @@ def test_join_writes_what_kubelet_needs_and_reset_restores_the_node(
         admin_request(cluster, f"/api/v1/nodes/{name}", method="DELETE")
 
     _reset(python, edgeadm, node)
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 def test_a_join_killed_at_each_action_is_undone_by_reset(
         edgeadm: str, nat: Forwarder, token: str, pin: str, package: Path, node: Path) -> None:
     python = _python(OLDEST)
-    before = tree(node)
+    before = file_tree(node)
     args = _join_args(nat, token, pin, node, "--install-pkg-path", str(package))
     assert _edgeadm(python, edgeadm, *args).returncode == 0
     journal = json.loads((node / "var/lib/edgeadm/journal.json").read_text())
     phases = [entry["phase"] for entry in journal["actions"]]
     assert {"hosts", "package", "kubelet"} <= set(phases)
     _reset(python, edgeadm, node)
-    assert tree(node) == before
+    assert file_tree(node) == before
     killed_in = set()
     for k in range(1, len(phases) + 1):
         result = _edgeadm(python, edgeadm, *args, env={"EDGEADM_FAULT_KILL_AFTER_ACTIONS": str(k)})
         assert result.returncode == -signal.SIGKILL, (k, result.stderr)
         killed_in.add(json.loads((node / "var/lib/edgeadm/journal.json").read_text())["actions"][-1]["phase"])
         _reset(python, edgeadm, node)
-        assert tree(node) == before, f"the node differs after a join killed after action {k} ({phases[k - 1]})"
+        assert file_tree(node) == before, f"the node differs after a join killed after action {k} ({phases[k - 1]})"
     assert killed_in == set(phases)
 
     # A reset killed half-way finishes on the next run.
@@ -375,16 +359,16 @@ def test_a_join_killed_at_each_action_is_undone_by_reset(
                     env={"EDGEADM_FAULT_KILL_AFTER_UNDOS": str(len(phases) // 2)})
     assert half.returncode == -signal.SIGKILL
     _reset(python, edgeadm, node)
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 def test_a_dry_run_prints_the_plan_and_changes_nothing(
         edgeadm: str, nat: Forwarder, token: str, pin: str, package: Path, node: Path) -> None:
-    before = tree(node)
+    before = file_tree(node)
     result = _edgeadm(sys.executable, edgeadm, *_join_args(nat, token, pin, node, "--install-pkg-path",
                                                            str(package), "--dry-run"))
     assert result.returncode == 0, result.stderr
-    assert tree(node) == before
+    assert file_tree(node) == before
     for expected in (f"would add to {node}/etc/hosts", "127.0.0.2 kubernetes.default",
                      f"would replace {node}/usr/bin/kubelet (mode 0755)",
                      f"would write {node}/etc/kubernetes/bootstrap-kubelet.conf (mode 0600)",
@@ -419,7 +403,7 @@ def test_discovery_failures_have_their_own_messages_and_change_nothing(
         version: str, cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str, pin: str,
         node: Path, plain_http: int) -> None:
     python = _python(version)
-    before = tree(node)
+    before = file_tree(node)
     token_id = token.split(".")[0]
     wrong_pin = "sha256:" + hashlib.sha256(b"another CA").hexdigest()
     unknown = f"{random_token()[0]}.{random_token()[1]}"
@@ -441,13 +425,13 @@ def test_discovery_failures_have_their_own_messages_and_change_nothing(
         assert message in result.stderr, (what, result.stderr)
         assert "hint: " in result.stderr and "Traceback" not in result.stderr
         first_lines.add(next(line for line in result.stderr.splitlines() if line.startswith("error: ")))
-        assert tree(node) == before, what
+        assert file_tree(node) == before, what
     assert len(first_lines) == len(cases)
 
 
 def test_anonymous_access_forbidden(cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str,
                                     pin: str, node: Path) -> None:
-    before = tree(node)
+    before = file_tree(node)
     path = "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings/kubeadm:bootstrap-signer-clusterinfo"
     saved = admin_request(cluster, path).body
     assert admin_request(cluster, path, method="DELETE").status == 200
@@ -461,7 +445,7 @@ def test_anonymous_access_forbidden(cluster: localcluster.LocalCluster, edgeadm:
     assert result.returncode == 3
     assert "anonymous access to kube-public/cluster-info is forbidden (403)" in result.stderr
     assert "run kubectl edge addon" in result.stderr
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 def _anonymous_status(cluster: localcluster.LocalCluster) -> int:
@@ -476,7 +460,7 @@ def _anonymous_status(cluster: localcluster.LocalCluster) -> int:
 def test_a_cluster_info_that_no_one_signs(cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder,
                                           token: str, pin: str, node: Path) -> None:
     """No signature for any token: the signer is off and nothing else signs (here: a token without signing)."""
-    before = tree(node)
+    before = file_tree(node)
     listing = admin_request(cluster, SECRETS + "?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken").body
     saved = [item for item in listing["items"]]
     for item in saved:
@@ -494,7 +478,7 @@ def test_a_cluster_info_that_no_one_signs(cluster: localcluster.LocalCluster, ed
         assert wait_for(lambda: f"jws-kubeconfig-{token.split('.')[0]}" in _cluster_info(cluster), 30)
     assert result.returncode == 3
     assert "cluster-info carries no signature for any token" in result.stderr
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 def _in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -507,7 +491,7 @@ def _in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[in
 def test_a_name_the_certificate_does_not_carry(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                                nat: Forwarder, token: str, pin: str, node: Path) -> None:
     """A DNS name resolving to the API server that its certificate does not name (resolved by the test)."""
-    before = tree(node)
+    before = file_tree(node)
     real = socket.getaddrinfo
 
     def resolve(host: Any, *rest: Any, **kwargs: Any) -> Any:
@@ -519,21 +503,21 @@ def test_a_name_the_certificate_does_not_carry(monkeypatch: pytest.MonkeyPatch, 
     assert code == 3
     assert "the API server certificate does not name edge-api.invalid (it names: " in errors
     assert "kubernetes.default" in errors and "127.0.0.1" in errors
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 def test_clock_skew(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], nat: Forwarder,
                     token: str, pin: str, node: Path) -> None:
     from edge_installer import system
 
-    before = tree(node)
+    before = file_tree(node)
     real_now = system.now
     monkeypatch.setattr(system, "now", lambda: real_now() + 3 * 3600)
     code, errors = _in_process(_join_args(nat, token, pin, node), capsys)
     assert code == 3, errors
     assert re.search(r"this node's clock is 108\d\d s ahead of the API server's", errors), errors
     assert "timedatectl set-ntp true" in errors
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 # --- bad packages: their own message, nothing changed --------------------------------------------------------
@@ -570,7 +554,7 @@ def _tamper(members: list[Any]) -> None:
 def test_bad_packages_have_their_own_messages_and_change_nothing(
         cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str, pin: str, package: Path,
         node: Path, tmp_path: Path, server_version: str) -> None:
-    before = tree(node)
+    before = file_tree(node)
     other = "arm64" if HOST_ARCH == "amd64" else "amd64"
     stand_in = tmp_path / "kubelet"
     stand_in.write_text("#!/bin/sh\n")
@@ -601,7 +585,7 @@ def test_bad_packages_have_their_own_messages_and_change_nothing(
         assert result.returncode == 3, (what, result.stderr)
         assert message in result.stderr, (what, result.stderr)
         first_lines.add(next(line for line in result.stderr.splitlines() if line.startswith("error: ")))
-        assert tree(node) == before, what
+        assert file_tree(node) == before, what
     assert len(first_lines) == len(cases)
 
 
@@ -666,7 +650,7 @@ def test_edge_autonomy_on_with_lite_apiserver(
         cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str, pin: str, package: Path,
         node: Path, edge_info: dict[str, str]) -> None:
     python = _python(NEWEST)
-    before = tree(node)
+    before = file_tree(node)
     result = _edgeadm(python, edgeadm, *_join_args(nat, token, pin, node, "--install-pkg-path", str(package)))
     assert result.returncode == 0, result.stderr
     assert "edge autonomy is on" in result.stderr
@@ -688,7 +672,7 @@ def test_edge_autonomy_on_with_lite_apiserver(
     for line in ("127.0.0.2 kubernetes.default", "127.0.0.2 delay.example.test", "198.18.0.5 registry.edge.local"):
         assert f"\n{line}\n" in hosts
     _reset(python, edgeadm, node)
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 # --- the start phase without systemd ---------------------------------------------------------------------------
@@ -696,27 +680,27 @@ def test_edge_autonomy_on_with_lite_apiserver(
 def test_without_systemctl_the_start_phase_says_so(edgeadm: str, nat: Forwarder, token: str, pin: str,
                                                    node: Path, tmp_path: Path) -> None:
     python = _python(OLDEST)
-    before = tree(node)
+    before = file_tree(node)
     empty_path = {"PATH": str(tmp_path / "no-programs-here")}
     args = _join_args(nat, token, pin, node)
     full = [arg for arg in args if arg not in ("--skip-phases", "start")]
     refused = _edgeadm(python, edgeadm, *full, env=empty_path)
     assert refused.returncode == 3
     assert "[systemd] systemctl is not available, so the start phase cannot start kubelet" in refused.stderr
-    assert tree(node) == before
+    assert file_tree(node) == before
     phase = _edgeadm(python, edgeadm, "join", "phase", "start", *full[1:], env=empty_path)
     assert phase.returncode == 1
     assert "error: [start] systemctl is not available" in phase.stderr
     assert "--skip-phases start" in phase.stderr
     _reset(python, edgeadm, node)
-    assert tree(node) == before
+    assert file_tree(node) == before
 
 
 def test_the_start_phase_goes_through_systemctl_and_reset_undoes_it(
         edgeadm: str, nat: Forwarder, token: str, pin: str, node: Path, tmp_path: Path) -> None:
     """A stand-in systemctl records its calls; kubelet never bootstraps, so start times out (exit 4)."""
     python = _python(OLDEST)
-    before = tree(node)
+    before = file_tree(node)
     programs = tmp_path / "bin"
     programs.mkdir()
     calls = tmp_path / "systemctl.log"
@@ -733,4 +717,4 @@ def test_the_start_phase_goes_through_systemctl_and_reset_undoes_it(
                      env={"PATH": f"{programs}:{os.environ['PATH']}"})
     assert reset.returncode == 0, reset.stderr
     assert calls.read_text().splitlines() == ["stop kubelet", "disable kubelet", "daemon-reload"]
-    assert tree(node) == before
+    assert file_tree(node) == before
