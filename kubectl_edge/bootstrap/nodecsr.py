@@ -23,11 +23,6 @@ NODE_USER_PREFIX = "system:node:"
 CSR_PAGE_SIZE = 100
 
 
-def node_user(node: str) -> str:
-    """The user name a node's client certificate authenticates as."""
-    return NODE_USER_PREFIX + node
-
-
 def requested_common_name(request_b64: str) -> str | None:
     """The subject CN of a CSR's ``spec.request`` (base64 of a PEM request), None when it cannot be read."""
     from cryptography import x509
