@@ -33,6 +33,14 @@ from kubectl_edge.record import MANAGED_BY, STATE_REF, CreatedObject, PatchRecor
 log = logging.getLogger(__name__)
 PHASES = ("preflight", "prerequisites", "components")
 Notify = Callable[[str, str], None]
+#: The past tense of each verb, as the progress lines print it.
+PAST_TENSE: dict[Verb, str] = {Verb.create: "created", Verb.patch: "patched", Verb.keep: "kept"}
+
+
+def progress_line(action: Action) -> str:
+    """The progress line of a change that was made (or, for keep, of an object left as it is)."""
+    line = f"{PAST_TENSE[action.verb]} {action.ref}"
+    return f"{line}: {action.note}" if action.verb is not Verb.create else line
 
 
 @dataclass(frozen=True)
@@ -217,12 +225,11 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
                 uid = _apply(cluster, action)
                 if uid:
                     uids[action.ref] = uid
-                notify(phase, f"{action.verb.value}d {action.ref}" + (f": {action.note}"
-                                                                      if action.verb is Verb.patch else ""))
+                notify(phase, progress_line(action))
             _record_uids(cluster, state, uids)
         for phase, action in phased:
             if action.verb is Verb.keep:
-                notify(phase, f"kept {action.ref}: {action.note}")
+                notify(phase, progress_line(action))
         if probe is not None:
             signer, cleaner = probe.finish(cluster_info_exists=cluster.get(CLUSTER_INFO) is not None)
             probe = None
