@@ -185,6 +185,40 @@ def pem_to_der_list(pem: Union[str, bytes]) -> List[bytes]:
     return ders
 
 
+def strict_pem_certificates(pem: Union[str, bytes], what: str = "the CA data") -> List[bytes]:
+    """Decode a PEM bundle that must hold ``CERTIFICATE`` blocks and nothing else a PEM reader would take.
+
+    OpenSSL loads more than ``CERTIFICATE`` blocks (``X509 CERTIFICATE``, ``TRUSTED CERTIFICATE``, CRLs)
+    from the same text, so a bundle whose other blocks were skipped here could make a TLS context trust
+    a certificate that no pin vouched for. Any ``-----BEGIN`` that does not open a certificate block read
+    here is refused; callers trust only :func:`der_to_pem` of what this returns, never the text itself.
+
+    Raises:
+        CertificateError: Another PEM block type, a stray BEGIN line, or no well-formed certificate.
+    """
+    text = pem.decode("latin-1") if isinstance(pem, bytes) else pem
+    for match in _PEM_BLOCK.finditer(text):
+        if match.group(1) != "CERTIFICATE":
+            raise CertificateError(
+                f"{what} holds a PEM block of type {match.group(1)[:40]!r}; only CERTIFICATE blocks are accepted",
+                "the data was altered, or is not a CA bundle: regenerate it (kubectl edge addon writes cluster-info)")
+    ders = pem_to_der_list(text)
+    if text.count("-----BEGIN") != len(ders):
+        raise CertificateError(f"{what} holds a -----BEGIN line that does not start a certificate block",
+                               "the data was altered, or is not a CA bundle")
+    return ders
+
+
+def der_to_pem(ders: Sequence[bytes]) -> str:
+    """PEM text of DER certificates: ``CERTIFICATE`` blocks, 64 base64 characters a line, nothing else."""
+    blocks = []
+    for der in ders:
+        body = base64.b64encode(der).decode("ascii")
+        lines = "".join(body[index:index + 64] + "\n" for index in range(0, len(body), 64))
+        blocks.append(f"-----BEGIN CERTIFICATE-----\n{lines}-----END CERTIFICATE-----\n")
+    return "".join(blocks)
+
+
 def der_list(der_or_pem: Union[str, bytes]) -> List[bytes]:
     """Return the DER certificates in ``der_or_pem``: one DER certificate, or PEM text or bytes.
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import ipaddress
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from edge_installer import system
+from edge_installer import clusterdata, system
 from edge_installer.apiclient import Response, TransportError, insecure_context, request, trusting_context
 from edge_installer.errors import DiscoveryError, InstallerError
 from edge_installer.kubeconfig import parse_cluster_info
@@ -55,15 +56,19 @@ class Discovery:
     Attributes:
         host: The address typed on the command line.
         port: Its port.
-        ca_pem: The cluster CA(s), verified by the JWS and the pins.
-        cluster_info_server: The ``server`` cluster-info names (informational).
+        ca_pem: The cluster CA(s) verified by the JWS and the pins: exactly the pinned certificates,
+            re-encoded from what was parsed (never the text cluster-info carried).
+        cluster_info_server: The ``server`` cluster-info names (informational; an https URL).
         strategy: ``direct`` or ``hosts-mapping``.
         server_name: The name TLS checks: ``host`` (direct) or ``kubernetes.default``.
-        server_version: The API server's ``/version`` document.
-        kubelet_config: The KubeletConfiguration text of ``kubelet-config``, as stored.
+        server_version: The API server's ``/version`` fields that have their shape (``gitVersion``, ``major``,
+            ``minor``).
+        kubelet_config: The KubeletConfiguration text of ``kubelet-config``, as stored (checked to be one).
         kubelet_config_name: The ConfigMap it came from.
-        edge_info: ``edge-system/edge-info``'s data, or None when the cluster has none.
-        lite_apiserver_key: The lite-apiserver private key from edge-info or its Secret, if readable.
+        edge_info: ``edge-system/edge-info``'s keys that join uses, each checked and normalised (see
+            :func:`checked_edge_info`), or None when the cluster has none.
+        lite_apiserver_key: The lite-apiserver private key (one PEM key, re-encoded) from edge-info or its
+            Secret, if readable.
     """
 
     host: str
@@ -212,17 +217,38 @@ def _check_signature(data: Dict[str, str], token: BootstrapToken) -> None:
         )
 
 
-def _check_pins(ca_pem: str, pins: List[str], out: Output) -> None:
+def trusted_ca(ca_pem: str, pins: List[str], out: Output) -> Tuple[str, List[bytes]]:
+    """Check cluster-info's CA data against the pins; return the PEM to trust and its DER certificates.
+
+    The data must hold ``CERTIFICATE`` blocks and nothing else (OpenSSL would also load other block types
+    from it); with pins, every certificate must have one of them. What is returned is re-encoded from the
+    parsed certificates, so a TLS context built from it trusts exactly what was checked.
+
+    Raises:
+        DiscoveryError: The data holds anything else, a certificate without a pin, or no pinned one.
+    """
     try:
-        actual = capin.pins_of(ca_pem)
+        ders = capin.strict_pem_certificates(ca_pem, "cluster-info's CA data")
+        actual = [capin.format_pin(capin.spki_of(der)) for der in ders]
     except CertificateError as exc:
-        raise DiscoveryError("bad-ca", f"cluster-info's CA certificate cannot be read: {exc.message}",
-                             "the cluster's cluster-info is damaged; run kubectl edge addon on the cluster") from None
+        raise DiscoveryError("bad-ca", f"cluster-info's CA certificate cannot be used: {exc.message}",
+                             "the cluster's cluster-info is damaged or altered; run kubectl edge addon on the cluster"
+                             ) from None
     if not pins:
         out.warn(PHASE, "the cluster CA is not checked against a pin (--discovery-token-unsafe-skip-ca-verification): "
                         "anyone who knows the token could pose as this cluster")
-        return
-    if not capin.matches(pins, capin.pem_to_der_list(ca_pem)):
+        return capin.der_to_pem(ders), ders
+    wanted = {capin.parse_pin(pin) for pin in pins}
+    unpinned = [pin for pin in actual if pin not in wanted]
+    if unpinned and len(unpinned) < len(actual):
+        raise DiscoveryError(
+            "unpinned-ca",
+            f"cluster-info's CA data holds {len(actual)} certificates, and {len(unpinned)} of them has no pin among "
+            f"--discovery-token-ca-cert-hash ({', '.join(unpinned)}); only pinned certificates are trusted",
+            "if the cluster really has several CAs, pass each pin with its own --discovery-token-ca-cert-hash; "
+            "otherwise cluster-info was altered",
+        )
+    if unpinned:
         raise DiscoveryError(
             "pin-mismatch",
             f"the cluster's CA does not match --discovery-token-ca-cert-hash: expected {', '.join(pins)}, the CA in "
@@ -230,6 +256,7 @@ def _check_pins(ca_pem: str, pins: List[str], out: Output) -> None:
             "copy the join command again from kubectl edge token create --print-join-command; if the pin is right, "
             "this node is not talking to the cluster you meant",
         )
+    return capin.der_to_pem(ders), ders
 
 
 def _server_name(host: str, certificate: Optional[bytes]) -> str:
@@ -264,7 +291,10 @@ def _verify_failure(exc: TransportError, host: str, port: int, server_name: str)
         "untrusted",
         f"the API server at {_where(host, port)} presents a certificate that the cluster CA from cluster-info does "
         f"not verify ({exc.detail})",
-        "something between this node and the cluster intercepts TLS, or the address belongs to another server",
+        "the CA in cluster-info (the one the pin names) did not sign the API server's certificate: on the cluster, "
+        "run kubectl edge addon with --ca-cert set to the CA that signed the serving certificate (the server CA, "
+        "not a client CA), then copy a new join command; if cluster-info's CA is right, something between this "
+        "node and the cluster intercepts TLS, or the address belongs to another server",
     )
 
 
@@ -288,7 +318,8 @@ def _token_read(host: str, port: int, path: str, ca_pem: str, server_name: str, 
 def _config_map_data(response: Response) -> Dict[str, str]:
     document = response.json()
     data = document.get("data") if isinstance(document, dict) else None
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    # A real API server sends strings only; anything else is dropped rather than turned into text.
+    return {str(k): v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
 
 
 def _read_kubelet_config(host: str, port: int, ca_pem: str, server_name: str, token: BootstrapToken,
@@ -307,7 +338,9 @@ def _read_kubelet_config(host: str, port: int, ca_pem: str, server_name: str, to
             if not text:
                 raise DiscoveryError("no-kubelet-config", f"{KUBELET_CONFIG_NAMESPACE}/{name} has no "
                                      f"{KUBELET_CONFIG_KEY!r} key", "run kubectl edge addon on the cluster")
-            return name, text
+            where = f"{KUBELET_CONFIG_NAMESPACE}/{name} key {KUBELET_CONFIG_KEY}"
+            return name, clusterdata.kubelet_config(text, where, clusterdata.fix_hint(KUBELET_CONFIG_NAMESPACE,
+                                                                                      name))
         statuses.append(f"{name}: HTTP {response.status}")
     raise DiscoveryError(
         "no-kubelet-config",
@@ -351,8 +384,63 @@ def _read_edge_info(host: str, port: int, ca_pem: str, server_name: str, token: 
                 try:
                     key = base64.b64decode(encoded, validate=True).decode("ascii")
                 except (binascii.Error, ValueError):
-                    key = None
+                    raise clusterdata.refuse(f"{EDGE_INFO_NAMESPACE}/{LITE_KEY_SECRET} Secret key {LITE_KEY}",
+                                             "it is not base64 of ASCII text") from None
     return data, key
+
+
+#: edge-info keys join uses, and how each is checked (SuperEdge's names and formats).
+EDGE_INFO_KEYS = ("edge-virtual-addr", "host-config", "node-delay-domain", "insecure-registries", "kube-api-ca.crt",
+                  "lite-apiserver.crt", "tls.json")
+
+
+def checked_edge_info(data: Dict[str, str], key: Optional[str], cluster_cas: List[bytes]
+                      ) -> Tuple[Dict[str, str], Optional[str]]:
+    """edge-info's keys that join uses, each checked for its shape and normalised; and the checked key.
+
+    ``edge-virtual-addr`` is an IP address (canonical form); ``host-config`` is ``IP name...`` lines;
+    ``node-delay-domain`` DNS names and ``insecure-registries`` ``host[:port]``, one a line;
+    ``kube-api-ca.crt`` certificates of the pinned cluster CA; ``lite-apiserver.crt`` certificates;
+    ``tls.json`` lite-apiserver's list of key/cert paths; the key one PEM private key. Certificates, key and
+    JSON are re-encoded from what was parsed. Other keys are dropped.
+
+    Raises:
+        DiscoveryError: A value has the wrong shape (reason ``bad-cluster-data``).
+    """
+    hint = clusterdata.fix_hint(EDGE_INFO_NAMESPACE, EDGE_INFO_NAME)
+
+    def where(name: str) -> str:
+        return f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME} key {name}"
+
+    checked: Dict[str, str] = {}
+    for name in EDGE_INFO_KEYS:
+        value = data.get(name)
+        if value is None or not value.strip():
+            continue
+        if name == "edge-virtual-addr":
+            address = clusterdata.ip_address(value, where(name), hint)
+            parsed = ipaddress.ip_address(address)
+            if parsed.is_unspecified or parsed.is_multicast:
+                raise clusterdata.refuse(where(name), f"{address} cannot be a node's own address", hint)
+            checked[name] = address
+        elif name == "host-config":
+            checked[name] = "".join(line + "\n" for line in clusterdata.host_lines(value, where(name), hint))
+        elif name == "node-delay-domain":
+            checked[name] = "".join(item + "\n" for item in clusterdata.name_list(value, where(name), hint))
+        elif name == "insecure-registries":
+            checked[name] = "".join(item + "\n" for item in clusterdata.registry_list(value, where(name), hint))
+        elif name == "tls.json":
+            checked[name] = clusterdata.tls_json(value, where(name), hint)
+        else:
+            pem = clusterdata.certificates(value, where(name), hint)
+            if name == "kube-api-ca.crt" and any(der not in cluster_cas for der in capin.pem_to_der_list(pem)):
+                raise clusterdata.refuse(where(name), "it is not the cluster CA that cluster-info and the pin "
+                                                      "verified", hint)
+            checked[name] = pem
+    checked_key = None
+    if key:
+        checked_key = clusterdata.private_key(key, f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME} {LITE_KEY}", hint)
+    return checked, checked_key
 
 
 def discover(host: str, port: int, token: BootstrapToken, pins: List[str], node_name: str, out: Output,
@@ -384,12 +472,14 @@ def discover(host: str, port: int, token: BootstrapToken, pins: List[str], node_
         entry = parse_cluster_info(kubeconfig_text)
     except InstallerError as exc:
         raise DiscoveryError("bad-cluster-info", exc.message, exc.hint) from None
-    _check_pins(entry.ca_pem, pins, out)
+    server = clusterdata.server_url(entry.server, "kube-public/cluster-info's kubeconfig server",
+                                    "run kubectl edge addon on the cluster; it rewrites cluster-info")
+    ca_pem, cluster_cas = trusted_ca(entry.ca_pem, pins, out)
     if pins:
         out.progress(PHASE, "the cluster CA matches the pin")
     server_name = _server_name(host, first.peer_certificate)
     try:
-        second = request(host, port, CLUSTER_INFO_PATH, trusting_context(entry.ca_pem), server_name,
+        second = request(host, port, CLUSTER_INFO_PATH, trusting_context(ca_pem), server_name,
                          timeout=timeout)
     except TransportError as exc:
         raise _verify_failure(exc, host, port, server_name) from None
@@ -400,17 +490,20 @@ def discover(host: str, port: int, token: BootstrapToken, pins: List[str], node_
                              "run join again; if it keeps happening, something alters the traffic")
     strategy = DIRECT if server_name == host else "hosts-mapping"
     out.progress(PHASE, f"TLS verified with the cluster CA as {server_name} ({strategy}); cluster-info names the "
-                        f"server {entry.server}")
-    version_response = _token_read(host, port, "/version", entry.ca_pem, server_name, token, timeout)
-    version = version_response.json() if version_response.status == 200 else None
-    if not isinstance(version, dict):
-        version = {}
-    kubelet_name, kubelet_text = _read_kubelet_config(host, port, entry.ca_pem, server_name, token, version, timeout)
+                        f"server {server}")
+    version_response = _token_read(host, port, "/version", ca_pem, server_name, token, timeout)
+    version = clusterdata.version(version_response.json() if version_response.status == 200 else None)
+    kubelet_name, kubelet_text = _read_kubelet_config(host, port, ca_pem, server_name, token, version, timeout)
     out.progress(PHASE, f"read the kubelet configuration from {KUBELET_CONFIG_NAMESPACE}/{kubelet_name}")
-    _check_node(host, port, entry.ca_pem, server_name, token, node_name, timeout)
-    edge_info, lite_key = _read_edge_info(host, port, entry.ca_pem, server_name, token, timeout, out)
-    out.progress(PHASE, f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME}: " + ("read" if edge_info is not None else
+    _check_node(host, port, ca_pem, server_name, token, node_name, timeout)
+    raw_edge_info, raw_key = _read_edge_info(host, port, ca_pem, server_name, token, timeout, out)
+    edge_info: Optional[Dict[str, str]] = None
+    lite_key: Optional[str] = None
+    if raw_edge_info is not None:
+        edge_info, lite_key = checked_edge_info(raw_edge_info, raw_key, cluster_cas)
+    out.progress(PHASE, f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME}: " + ("read; every value has its shape"
+                                                                       if edge_info is not None else
                                                                        "not present (fine)"))
-    return Discovery(host=host, port=port, ca_pem=entry.ca_pem, cluster_info_server=entry.server, strategy=strategy,
+    return Discovery(host=host, port=port, ca_pem=ca_pem, cluster_info_server=server, strategy=strategy,
                      server_name=server_name, server_version=version, kubelet_config=kubelet_text,
                      kubelet_config_name=kubelet_name, edge_info=edge_info, lite_apiserver_key=lite_key)
