@@ -5,8 +5,10 @@ Kinds of journal entries:
 - ``dir``: a directory join created; undone by removing it when it is empty.
 - ``file``: a file written or installed, with the hash, mode and owner of the file it replaced (whose bytes
   are kept in the journal's backups); undone by restoring that file byte for byte, or removing the new one.
+  A file whose content is no longer what join wrote (a newer kubelet installed since, an upgraded package)
+  is kept as it is and reported: reset never destroys a later change.
 - ``hosts``: the edgeadm block in ``/etc/hosts``; undone by putting back what stood where it stands, keeping
-  every other byte of the file.
+  every other byte of the file. Edits of the file, by join and by reset, hold a lock on its directory.
 - ``command``: a command that changed the running system (``systemctl enable kubelet``) with the commands
   that undo it.
 - ``runtime-state``: directories and files the started services create (kubelet's certificates and state);
@@ -23,9 +25,10 @@ import stat
 from typing import Any, BinaryIO, Callable, ContextManager, Dict, List, Optional, Set
 
 from edge_installer import system
-from edge_installer.errors import InstallerError
+from edge_installer.errors import InstallerError, PreconditionError
 from edge_installer.fsutil import (
     copy_stream,
+    exclusive_lock,
     file_state,
     fsync_dir,
     is_regular,
@@ -34,7 +37,7 @@ from edge_installer.fsutil import (
     sha256_file,
     tmp_path,
 )
-from edge_installer.hostsfile import insert_block, remove_block, render_block
+from edge_installer.hostsfile import conflicts, insert_block, remove_block, render_block
 from edge_installer.journal import Entry, Journal, host_path
 from edge_installer.output import Output
 
@@ -188,7 +191,22 @@ class Changes:
     # --- /etc/hosts ------------------------------------------------------------------------------------
 
     def set_hosts_block(self, phase: str, node_path: str, lines: List[str]) -> bool:
-        """Put edgeadm's block with ``lines`` into the hosts file; keep every other byte of it."""
+        """Put edgeadm's block with ``lines`` into the hosts file; keep every other byte of it.
+
+        Raises:
+            PreconditionError: Another line of the file maps one of the names elsewhere (it would win in
+                glibc's lookups); nothing is changed.
+            InstallerError: The file is not a regular file.
+        """
+        target = self.host(node_path)
+        directory = os.path.dirname(target)
+        if not os.path.isdir(directory):
+            return self._set_hosts_block(phase, node_path, lines)
+        # Serialise with other edgeadm runs' edits; the directory, because the file itself is renamed over.
+        with exclusive_lock(directory, wait=True):
+            return self._set_hosts_block(phase, node_path, lines)
+
+    def _set_hosts_block(self, phase: str, node_path: str, lines: List[str]) -> bool:
         target = self.host(node_path)
         state = file_state(target)
         if state is not None and not is_regular(state):
@@ -199,6 +217,15 @@ class Changes:
             with open(target, "rb") as handle:
                 original = handle.read()
         text = original.decode("latin-1")
+        found = conflicts(text, lines)
+        if found:
+            shown = "; ".join(f"line {item.number} {item.line.strip()!r} maps {item.name} to {item.address}"
+                              for item in found[:5])
+            raise PreconditionError(
+                f"{target} maps names edgeadm is about to map elsewhere ({shown}); the first line for a name wins, "
+                "so the node would use that address while join reported success",
+                "remove or comment out those lines (or correct their address), then run join again; nothing was "
+                "changed")
         insertion = insert_block(text, render_block(lines))
         if insertion.text == text:
             self.out.debug(phase, f"{target} already holds the mapping")
@@ -261,6 +288,8 @@ class Undo:
         self.out = out
         self.dry_run = dry_run
         self.systemd_touched = False
+        #: Files kept because they changed after join.
+        self.kept: List[str] = []
 
     def host(self, node_path: str) -> str:
         """Where a node path is under the root."""
@@ -297,6 +326,9 @@ class Undo:
             os.unlink(leftover)
         previous = entry.get("previous")
         state = file_state(target)
+        kept = self._changed_since_join(entry, target, state)
+        if kept:
+            return kept
         if not previous:
             if state is None:
                 return None
@@ -333,8 +365,37 @@ class Undo:
         replace_atomically(target, copy, previous["mode"], previous.get("uid"), previous.get("gid"))
         return f"restored {target}"
 
+    def _changed_since_join(self, entry: Entry, target: str, state: Optional[os.stat_result]) -> Optional[str]:
+        """Why ``target`` is kept (it is neither what join wrote nor what stood before), or None."""
+        if state is None:
+            return None
+        previous = entry.get("previous") or {}
+        written = entry.get("sha256")
+        if is_regular(state):
+            current = sha256_file(target)
+            if current == written or current == previous.get("sha256"):
+                return None
+            what = f"its content (sha256 {current}) is not what join wrote (sha256 {written})"
+        elif stat.S_ISLNK(state.st_mode):
+            if os.readlink(target) == previous.get("symlink"):
+                return None
+            what = f"it is now a symbolic link to {os.readlink(target)}"
+        else:
+            what = "it is no longer a regular file"
+        self.kept.append(target)
+        self.out.warn("reset", f"kept {target}: it changed after join ({what}); remove or restore it yourself if it "
+                               "should go")
+        return f"{'would keep' if self.dry_run else 'kept'} {target}: it changed after join"
+
     def _hosts(self, entry: Entry) -> Optional[str]:
         target = self.host(entry["path"])
+        directory = os.path.dirname(target)
+        if not os.path.isdir(directory):
+            return None
+        with exclusive_lock(directory, wait=True):
+            return self._hosts_locked(entry, target)
+
+    def _hosts_locked(self, entry: Entry, target: str) -> Optional[str]:
         if os.path.lexists(tmp_path(target)) and not self.dry_run:
             os.unlink(tmp_path(target))  # left by a join killed while it rewrote the file
         state = file_state(target)

@@ -3,14 +3,19 @@
 The file is handled as text decoded with latin-1, which maps every byte to one character, so any content
 (CRLF line ends, no final newline, bytes that are not UTF-8) goes back to disk byte for byte. An old
 SuperEdge block is recognised and replaced rather than duplicated; what it held is remembered so reset can
-put it back.
+put it back. Lines are split on ``\n`` only, as glibc reads the file (``str.splitlines`` would also split on
+``\x0b``, ``\x0c``, ``\x1c``-``\x1e`` and ``\x85``, which are ordinary bytes to the resolver).
+
+glibc answers a name from the first line that maps it, so a mapping of one of edgeadm's names elsewhere in
+the file (left by another tool or by hand) would silently win over edgeadm's block: :func:`conflicts`
+finds such lines, and join refuses to go on until they are gone (see docs/security.md).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 BEGIN_MARKER = "# begin edgeadm (kubectl-edge): kube-apiserver address mapping"
 END_MARKER = "# end edgeadm (kubectl-edge)"
@@ -38,7 +43,7 @@ def render_block(lines: Sequence[str]) -> str:
 def mapping_lines(address: str, names: Sequence[str], extra_lines: Sequence[str] = ()) -> List[str]:
     """``<address> <name>`` for each valid name, then ``extra_lines`` (edge-info's ``host-config``) as given."""
     lines = [f"{address} {name}" for name in names if _NAME.fullmatch(name)]
-    return lines + [line.rstrip("\r\n") for line in extra_lines if line.strip()]
+    return lines + [line.rstrip("\r\n") for line in extra_lines if line.strip() and "\n" not in line.rstrip("\r\n")]
 
 
 def _is_marker(line: str) -> bool:
@@ -50,11 +55,64 @@ def _line_spans(text: str) -> List[Tuple[int, int, str]]:
     """(start, end including the line terminator, content without it) of every line."""
     spans = []
     position = 0
-    for raw in text.splitlines(keepends=True):
-        content = raw.rstrip("\r\n")
+    for raw in split_lines(text):
+        content = raw[:-1] if raw.endswith("\n") else raw
+        content = content[:-1] if content.endswith("\r") else content
         spans.append((position, position + len(raw), content))
         position += len(raw)
     return spans
+
+
+def split_lines(text: str) -> List[str]:
+    """The lines of ``text`` with their ``\n`` (the last one may lack it); only ``\n`` ends a line."""
+    pieces = text.split("\n")
+    result = [piece + "\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        result.append(pieces[-1])
+    return result
+
+
+def mappings(lines: Sequence[str]) -> Dict[str, str]:
+    """Lower-cased name -> address of ``IP name...`` lines (the first mapping of a name wins, as in glibc)."""
+    found: Dict[str, str] = {}
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        for name in fields[1:]:
+            found.setdefault(name.lower(), fields[0])
+    return found
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A line outside edgeadm's block that maps one of its names to another address."""
+
+    number: int
+    line: str
+    name: str
+    address: str
+
+
+def conflicts(text: str, lines: Sequence[str]) -> List[Conflict]:
+    """Lines of ``text``, outside edgeadm's and SuperEdge's blocks, mapping a name of ``lines`` elsewhere.
+
+    A line mapping the name to the same address is no conflict.
+    """
+    wanted = mappings(lines)
+    skipped: List[Tuple[int, int]] = []
+    for begin, end in _MARKERS:
+        span = find_block(text, begin, end)
+        if span is not None:
+            skipped.append(span)
+    found = []
+    for number, (start, _, content) in enumerate(_line_spans(text), 1):
+        if any(low <= start < high for low, high in skipped):
+            continue
+        fields = content.split("#", 1)[0].split()
+        for name in fields[1:]:
+            address = wanted.get(name.lower())
+            if address is not None and fields[0] != address:
+                found.append(Conflict(number, content, name, fields[0]))
+    return found
 
 
 def find_block(text: str, begin: str, end: str) -> Optional[Tuple[int, int]]:

@@ -2,7 +2,9 @@
 
 Every API server certificate names ``kubernetes.default``, so a node that reaches the API server at an IP
 the certificate does not name (NAT, a public address) still verifies it. edge-info's ``host-config`` lines
-and ``node-delay-domain`` names join the block, as SuperEdge does. A DNS endpoint is used as is.
+and ``node-delay-domain`` names join the block, as SuperEdge does. A DNS endpoint is used as is. A line
+elsewhere in the file that maps one of these names to another address makes the phase refuse (it would win
+in glibc's lookups), before anything is changed.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ def run(context: JoinContext) -> None:
     """Write (or replace) edgeadm's block in /etc/hosts."""
     host = context.options.host
     edge_info = context.discovery().edge_info or {}
-    extra = [line for line in edge_info.get("host-config", "").splitlines() if line.strip()]
-    delay_domains = [name.strip() for name in edge_info.get("node-delay-domain", "").splitlines() if name.strip()]
+    # Discovery checked and normalised both: "IP name..." lines and DNS names, each ending in "\n".
+    extra = [line for line in edge_info.get("host-config", "").split("\n") if line.strip()]
+    delay_domains = [name.strip() for name in edge_info.get("node-delay-domain", "").split("\n") if name.strip()]
     if is_ip(host):
         lines = mapping_lines(host, [HOSTS_MAPPING_NAME, *delay_domains], extra)
     elif extra:
