@@ -27,6 +27,9 @@ MANIFEST = f"{TOP}/manifest.json"
 MANIFEST_FORMAT = 1
 KUBELET = f"{BIN}/kubelet"
 LITE_APISERVER = f"{BIN}/lite-apiserver"
+#: The only names under ``edge-install/bin`` that are installed into ``/usr/bin`` (SuperEdge's package
+#: carries exactly these): anything else could replace one of the node's own programs (``bin/sh``).
+INSTALLABLE_BINARIES = ("kubelet", "kubectl", "conntrack", "lite-apiserver")
 #: How many minor versions kubelet may lag behind kube-apiserver (Kubernetes' skew policy since 1.28).
 KUBELET_MAX_LAG = 3
 
@@ -91,6 +94,21 @@ def normalise_member(name: str) -> str:
         raise PackageFormatError(f"the package member {name!r} climbs out of the target directory with '..'",
                                  _UNSAFE_HINT)
     return "/".join(parts)
+
+
+def check_bin_name(name: str) -> None:
+    """Check that a member directly under ``edge-install/bin`` is one of :data:`INSTALLABLE_BINARIES`.
+
+    Raises:
+        PackageFormatError: It is another name (it would be installed over a program of the node).
+    """
+    base = posixpath.basename(normalise_member(name))
+    if base not in INSTALLABLE_BINARIES:
+        raise PackageFormatError(
+            f"the package member {name!r} would be installed as /usr/bin/{base}, which is not one of the package's "
+            f"binaries ({', '.join(INSTALLABLE_BINARIES)})",
+            "a package carries only these under edge-install/bin; install other programs with the node's package "
+            "manager")
 
 
 def check_link(name: str, target: str, hard: bool) -> str:

@@ -7,10 +7,11 @@ even though a zipapp compiles every module it imports at each start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
-from typing import TYPE_CHECKING, FrozenSet, List, NoReturn, Optional
+from typing import TYPE_CHECKING, FrozenSet, Iterator, List, NoReturn, Optional
 
 from edge_installer import PROGRAM, __version__
 from edge_installer.errors import Aborted, InstallerError, PreconditionError, UsageError
@@ -61,7 +62,7 @@ def _add_join_flags(parser: argparse.ArgumentParser) -> None:
                         help="trust whatever CA the signed cluster-info names (anyone with the token could pose as "
                         "the cluster)")
     parser.add_argument("--install-pkg-path", metavar="PATH|URL", help="the static install package (local file, "
-                        "http(s):// or ftp://)")
+                        "https:// URL, or http:// and ftp:// with --install-pkg-sha256)")
     parser.add_argument("--install-pkg-sha256", metavar="HEX", help="expected sha256 of the install package")
     parser.add_argument("--node-name", metavar="NAME", help="the node's name (default: the host name)")
     parser.add_argument("--node-labels", default="", metavar="K=V,...", help="extra node labels")
@@ -142,6 +143,12 @@ def join_options(args: argparse.Namespace) -> JoinOptions:
         raise UsageError(f"--install-pkg-sha256 {args.install_pkg_sha256!r} is not 64 hex digits")
     if args.install_pkg_sha256 is not None and not args.install_pkg_path:
         raise UsageError("--install-pkg-sha256 needs --install-pkg-path")
+    from edge_installer.package import url_problem
+
+    problem = url_problem(args.install_pkg_path, args.install_pkg_sha256) if args.install_pkg_path else None
+    if problem:
+        raise UsageError(problem, "pass --install-pkg-sha256 with the package's sha256 (kubectl edge token create "
+                                  "--print-join-command --install-pkg-path FILE prints it), or use an https:// URL")
     skip = _split(args.skip_phases)
     from edge_installer.workflow import check_phase_names
 
@@ -165,7 +172,8 @@ def _join(args: argparse.Namespace, only: Optional[str]) -> int:
     options = join_options(args)
     out = Output(args.verbosity)
     try:
-        run_join(options, out, only)
+        with _node_lock(options.root, options.dry_run):
+            run_join(options, out, only)
     except InstallerError as exc:
         from edge_installer.journal import journal_path
 
@@ -194,8 +202,29 @@ def _reset(args: argparse.Namespace) -> int:
         answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
             raise Aborted("reset aborted; nothing was changed", "pass --force to skip the question")
-    run_reset(root, Output(args.verbosity), args.dry_run)
+    with _node_lock(root, args.dry_run):
+        run_reset(root, Output(args.verbosity), args.dry_run)
     return exitcodes.SUCCESS
+
+
+@contextlib.contextmanager
+def _node_lock(root: str, dry_run: bool) -> Iterator[None]:
+    """One join or reset at a time on a node root: their journals would interleave otherwise.
+
+    Raises:
+        PreconditionError: Another edgeadm join or reset holds the lock.
+    """
+    if dry_run:
+        yield  # a dry run changes nothing
+        return
+    from edge_installer.fsutil import LockBusy, exclusive_lock
+
+    try:
+        with exclusive_lock(root, wait=False):
+            yield
+    except LockBusy:
+        raise PreconditionError(f"another {PROGRAM} join or reset is running on {root}; nothing was changed",
+                                "wait for it to finish, then run this again") from None
 
 
 def _report(exc: InstallerError) -> None:

@@ -2,17 +2,22 @@
 
 A file is replaced by writing a temporary sibling (``<name>.edgeadm-tmp``: a fixed name, so an interrupted
 run leaves something reset can find), fsyncing it, giving it its mode and owner, renaming it over the
-target and fsyncing the directory. Readers never see a half-written file.
+target and fsyncing the directory. Readers never see a half-written file. The temporary file is always a
+new one (``O_EXCL``, not following links): whatever stands at its name is unlinked first, so a planted hard
+link or symbolic link there is never written through.
+
+:func:`exclusive_lock` serialises edgeadm runs (join, reset) on a node root and the edits of ``/etc/hosts``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import stat
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 TMP_SUFFIX = ".edgeadm-tmp"
 _CHUNK = 1 << 20
@@ -59,7 +64,7 @@ def replace_atomically(path: str, fill: Callable[[BinaryIO], object], mode: int,
     place instead, which is still flushed before returning.
     """
     temporary = tmp_path(path)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    fd = open_new(temporary)
     try:
         with os.fdopen(fd, "wb") as handle:
             fill(handle)
@@ -77,6 +82,40 @@ def replace_atomically(path: str, fill: Callable[[BinaryIO], object], mode: int,
         if os.path.lexists(temporary):
             os.unlink(temporary)
     fsync_dir(os.path.dirname(path) or ".")
+
+
+def open_new(path: str, mode: int = 0o600) -> int:
+    """Create ``path`` as a new file and open it for writing, never writing through what stood there.
+
+    A leftover at the name (an interrupted run's temporary file, or a link someone planted) is unlinked,
+    which never touches what a link points to; then ``O_CREAT | O_EXCL`` creates a fresh inode, and fails
+    if anything appeared at the name in between.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+
+
+class LockBusy(Exception):
+    """Another process holds the lock."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(directory: str, wait: bool) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on a directory (no lock file is created, so nothing is left behind).
+
+    Raises:
+        LockBusy: ``wait`` is false and another process holds it.
+    """
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockBusy(directory) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _rewrite_in_place(source: str, target: str) -> None:

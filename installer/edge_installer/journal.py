@@ -35,8 +35,24 @@ Entry = Dict[str, Any]
 
 
 def host_path(root: str, node_path: str) -> str:
-    """Where a node path (``/etc/hosts``) is under ``root``."""
-    return os.path.join(root, node_path.lstrip("/"))
+    """Where a node path (``/etc/hosts``) is under ``root``.
+
+    Under a ``--root`` other than ``/``, a symbolic link inside the root (``etc -> /etc``) must not lead a
+    write or a removal out of it: the path's directory must resolve to somewhere inside the root. (The last
+    component itself is never followed: files are replaced by rename and inspected with ``lstat``.)
+
+    Raises:
+        InstallerError: The path leads out of the root through a symbolic link.
+    """
+    path = os.path.join(root, node_path.lstrip("/"))
+    if os.path.abspath(root) != "/":
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(os.path.dirname(path))
+        if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+            raise InstallerError(f"{path} leads out of the root directory {root} through a symbolic link (its "
+                                 f"directory is {real})",
+                                 "replace the symbolic links inside --root by directories, or use another --root")
+    return path
 
 
 def journal_path(root: str) -> str:

@@ -1,8 +1,9 @@
 """The static install package on the node: fetch it, check every member and hash, then read it for install.
 
 Checks, all before anything on the node changes: the whole file against ``--install-pkg-sha256``; every
-member path (no absolute paths, no ``..``, no links leading out, no device files), also inside the CNI
-tarball; every regular file against ``manifest.json`` (a package without a manifest, in SuperEdge's own
+member path (no absolute paths, no ``..``, no links leading out, no device files, no sparse files, only the
+allowed names under ``bin/``), also inside the CNI tarball (which is spooled to a temporary file, never
+held in memory); every regular file against ``manifest.json`` (a package without a manifest, in SuperEdge's own
 layout, is accepted without per-file hashes, and the user is told); the architecture (manifest, file name
 and the kubelet's ELF header) against this node's.
 """
@@ -10,7 +11,6 @@ and the kubelet's ELF header) against this node's.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import posixpath
 import shutil
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 from edge_installer.errors import PackageError
-from edge_installer.fsutil import sha256_file
+from edge_installer.fsutil import copy_stream, sha256_file
 from edge_installer.output import Output
 from edge_protocol import package as layout
 from edge_protocol.platforms import elf_arch
@@ -72,6 +72,7 @@ class Package:
         files: What to install, in archive order.
         notes: Things the user should know (no manifest, skipped directories).
         kubelet_arch: The architecture in the kubelet's ELF header, if it is an ELF binary.
+        archive_hashes: The verified SHA-256 of every regular member of the outer archive.
     """
 
     path: str
@@ -81,6 +82,7 @@ class Package:
     files: List[PackageFile] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     kubelet_arch: Optional[str] = None
+    archive_hashes: Dict[str, str] = field(default_factory=dict)
 
     @property
     def install_size(self) -> int:
@@ -99,6 +101,22 @@ def _bad(message: str, hint: Optional[str] = None) -> PackageError:
 def is_url(location: str) -> bool:
     """Whether ``--install-pkg-path`` is a URL rather than a local file."""
     return urllib.parse.urlsplit(location).scheme.lower() in ("http", "https", "ftp")
+
+
+def url_problem(location: str, sha256: Optional[str]) -> Optional[str]:
+    """Why a package location cannot be used without more, or None.
+
+    A package fetched over http or ftp has nothing that anchors its integrity: anyone on the way can swap
+    it, and the manifest inside only vouches for itself. So such a URL needs ``--install-pkg-sha256``;
+    https (verified against the system's CAs) stands by itself, as a local file does.
+    """
+    if not is_url(location):
+        return None
+    scheme = urllib.parse.urlsplit(location).scheme.lower()
+    if scheme != "https" and sha256 is None:
+        return (f"--install-pkg-path {location} is fetched over {scheme}, which nothing protects: anyone on the way "
+                "could swap the package")
+    return None
 
 
 def fetch(location: str, workdir: str, out: Output, timeout: float = 60.0) -> str:
@@ -164,6 +182,12 @@ def _checked_members(archive: tarfile.TarFile, where: str, top: Optional[str]) -
             elif not (member.isdir() or member.type in _REGULAR):
                 raise layout.PackageFormatError(f"the package member {member.name!r} is a device, FIFO or other "
                                                 "special file")
+            if member.issparse() or member.type == tarfile.GNUTYPE_SPARSE:
+                # A few hundred bytes of sparse map can stand for gigabytes of zeros on disk.
+                raise layout.PackageFormatError(f"the package member {member.name!r} is a sparse file, which a "
+                                                "package never needs")
+            if top is not None and posixpath.dirname(name) == layout.BIN and not member.isdir():
+                layout.check_bin_name(name)
         except layout.PackageFormatError as exc:
             raise _bad(f"unsafe install package{where}: {exc.message}", exc.hint) from None
         if name:
@@ -255,13 +279,15 @@ def _collect(path: str, archive: tarfile.TarFile, members: Dict[str, tarfile.Tar
                       has_manifest=manifest is not None)
     hashes: Dict[str, str] = {}
     kubelet_head = b""
+    # The kubelet may be a link: its architecture is read from the file the link leads to.
+    kubelet_real = layout.normalise_member(_resolve(members, layout.KUBELET).name)
     for name in sorted(members, key=lambda n: members[n].offset):
         member = members[name]
         if member.type not in _REGULAR or name == layout.MANIFEST:
             continue
         digest, _, head = _hash_stream(_extract(archive, member))
         hashes[name] = digest
-        if name == layout.KUBELET:
+        if name == kubelet_real:
             kubelet_head = head
         if manifest is not None:
             listed = manifest.files.get(name)
@@ -287,6 +313,7 @@ def _collect(path: str, archive: tarfile.TarFile, members: Dict[str, tarfile.Tar
                 posixpath.basename(name).startswith("cni-plugins") and name.endswith((".tgz", ".tar.gz")):
             package.files.extend(_cni_files(archive, members[name], name, hashes[name]))
     package.kubelet_arch = elf_arch(kubelet_head)
+    package.archive_hashes = hashes
     return package
 
 
@@ -300,12 +327,22 @@ def _skipped_notes(members: Dict[str, tarfile.TarInfo]) -> List[str]:
     return notes
 
 
+def _spool(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, sha256: str) -> BinaryIO:
+    """The member copied into an anonymous temporary file (on disk, not in memory), checked against ``sha256``."""
+    spooled: BinaryIO = tempfile.TemporaryFile(prefix="edgeadm-cni-")  # noqa: SIM115 - the caller closes it
+    try:
+        if copy_stream(_extract(archive, member), spooled) != sha256:
+            raise _bad(f"the install package's {name} changed while it was read")
+        spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    return spooled
+
+
 def _cni_files(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, outer_sha256: str) -> List[PackageFile]:
-    data = _extract(archive, member).read()
-    if hashlib.sha256(data).hexdigest() != outer_sha256:
-        raise _bad(f"the install package's {name} changed while it was read")
     files = []
-    with _open_tar(name, io.BytesIO(data)) as inner:
+    with _spool(archive, member, name, outer_sha256) as spooled, _open_tar(name, spooled) as inner:
         try:
             members = _checked_members(inner, f" (inside {name})", None)
         except (tarfile.TarError, OSError, EOFError) as exc:
@@ -345,6 +382,8 @@ class PackageReader:
         except (tarfile.TarError, OSError, EOFError, layout.PackageFormatError) as exc:
             raise _bad(f"{package.path} cannot be read again ({exc})") from None
         self._inner: Dict[str, Tuple[tarfile.TarFile, Dict[str, tarfile.TarInfo]]] = {}
+        self._spooled: List[BinaryIO] = []
+        self._hashes = dict(package.archive_hashes)
 
     def _member(self, members: Dict[str, tarfile.TarInfo], name: str) -> tarfile.TarInfo:
         if name not in members:
@@ -358,8 +397,10 @@ class PackageReader:
             yield _extract(self._archive, self._member(self._members, item.archive))
             return
         if item.archive not in self._inner:
-            data = _extract(self._archive, self._member(self._members, item.archive)).read()
-            inner = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115 - closed by close()
+            member = self._member(self._members, item.archive)
+            spooled = _spool(self._archive, member, item.archive, self._hashes.get(item.archive, ""))
+            self._spooled.append(spooled)
+            inner = tarfile.open(fileobj=spooled, mode="r:*")  # noqa: SIM115 - closed by close()
             self._inner[item.archive] = (inner, {layout.normalise_member(m.name): m for m in inner.getmembers()})
         inner, members = self._inner[item.archive]
         yield _extract(inner, self._member(members, item.inner))
@@ -368,6 +409,8 @@ class PackageReader:
         """Close the archive."""
         for inner, _ in self._inner.values():
             inner.close()
+        for spooled in self._spooled:
+            spooled.close()
         self._archive.close()
 
 

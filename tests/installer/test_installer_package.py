@@ -109,9 +109,9 @@ def test_superedges_own_layout_is_accepted_without_per_file_hashes(tmp_path: Pat
 
 
 def test_a_symbolic_link_inside_the_package_installs_its_target(tmp_path: Path) -> None:
-    members = [*GOOD, ("edge-install/bin/kubectl-alias", None, "sym", "kubectl")]
+    members = [*GOOD, ("edge-install/bin/conntrack", None, "sym", "kubectl")]
     package = _inspect(_write(tmp_path, [*members, _manifest(members)]))
-    alias = next(item for item in package.files if item.target == "/usr/bin/kubectl-alias")
+    alias = next(item for item in package.files if item.target == "/usr/bin/conntrack")
     assert alias.sha256 == hashlib.sha256(b"kubectl").hexdigest()
 
 
@@ -148,8 +148,8 @@ def test_a_checksum_mismatch_names_the_file_and_both_hashes(tmp_path: Path) -> N
 
 
 def test_a_file_the_manifest_does_not_list_is_refused(tmp_path: Path) -> None:
-    members = [*GOOD, _file("edge-install/bin/extra", b"x")]
-    assert "edge-install/bin/extra is not listed in its manifest" in _refused(
+    members = [*GOOD, _file("edge-install/bin/conntrack", b"x")]
+    assert "edge-install/bin/conntrack is not listed in its manifest" in _refused(
         _write(tmp_path, [*members, _manifest(GOOD)]))
 
 
