@@ -1,9 +1,9 @@
 """The join command line printed by ``kubectl edge token create --print-join-command`` and its endpoint.
 
 The line is ``./edgeadm join <HOST:PORT> --token <id>.<secret> --discovery-token-ca-cert-hash sha256:<hex>
-[--discovery-token-ca-cert-hash ...] [--install-pkg-path <path>]``: the same flags as ``kubeadm join``, so
-admins recognise it, with one pin per cluster CA. Values are shell-quoted where needed so the line can be
-pasted into a POSIX shell as is.
+[--discovery-token-ca-cert-hash ...] [--install-pkg-path <path> [--install-pkg-sha256 <hex>]]``: the same
+flags as ``kubeadm join``, so admins recognise it, with one pin per cluster CA. Values are shell-quoted where
+needed so the line can be pasted into a POSIX shell as is.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ SUBCOMMAND = "join"
 FLAG_TOKEN = "--token"
 FLAG_CA_PIN = "--discovery-token-ca-cert-hash"
 FLAG_INSTALL_PKG_PATH = "--install-pkg-path"
+FLAG_INSTALL_PKG_SHA256 = "--install-pkg-sha256"
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
@@ -150,6 +152,7 @@ class JoinCommand:
         ca_pins: One or more pins ``sha256:<hex>``, normalised, without duplicates.
         install_pkg_path: Local path or URL of the static install package, if given.
         program: How the installer is invoked, e.g. ``./edgeadm``.
+        install_pkg_sha256: The package's SHA-256 (lower-case hex), the node's integrity anchor for it.
     """
 
     host: str
@@ -158,6 +161,7 @@ class JoinCommand:
     ca_pins: List[str]
     install_pkg_path: Optional[str] = None
     program: str = DEFAULT_PROGRAM
+    install_pkg_sha256: Optional[str] = None
 
     @property
     def endpoint(self) -> str:
@@ -171,6 +175,8 @@ class JoinCommand:
             words += [FLAG_CA_PIN, pin]
         if self.install_pkg_path is not None:
             words += [FLAG_INSTALL_PKG_PATH, self.install_pkg_path]
+        if self.install_pkg_sha256 is not None:
+            words += [FLAG_INSTALL_PKG_SHA256, self.install_pkg_sha256]
         return " ".join(shlex.quote(word) for word in words)
 
 
@@ -189,6 +195,7 @@ def build_join_command(
     ca_pins: Sequence[str],
     install_pkg_path: Optional[str] = None,
     program: str = DEFAULT_PROGRAM,
+    install_pkg_sha256: Optional[str] = None,
 ) -> str:
     """Build the join line an admin pastes on an edge node.
 
@@ -198,6 +205,7 @@ def build_join_command(
         ca_pins: Pins of the cluster CAs, one ``--discovery-token-ca-cert-hash`` each; at least one.
         install_pkg_path: Path or URL of the static install package, if any.
         program: How the installer is invoked on the node.
+        install_pkg_sha256: The package's SHA-256, when it is known (it needs ``install_pkg_path``).
 
     Returns:
         The line, shell-quoted where needed, with the port always written out.
@@ -206,7 +214,8 @@ def build_join_command(
         EndpointError: The endpoint is malformed.
         TokenError: The token is malformed.
         PinError: A pin is malformed.
-        JoinCommandError: No pin was given, or the package path is empty.
+        JoinCommandError: No pin was given, the package path is empty, or the sha256 is malformed or
+            given without a path.
     """
     host, port = parse_endpoint(endpoint)
     parsed_token = parse_token(token) if isinstance(token, str) else token
@@ -215,7 +224,18 @@ def build_join_command(
         raise JoinCommandError("a join command needs at least one CA pin", "pin every CA of the cluster's kubeconfig")
     if install_pkg_path is not None and not install_pkg_path:
         raise JoinCommandError("the install package path is empty")
-    return JoinCommand(host, port, parsed_token, pins, install_pkg_path, program).to_line()
+    digest = _check_sha256(install_pkg_sha256, install_pkg_path)
+    return JoinCommand(host, port, parsed_token, pins, install_pkg_path, program, digest).to_line()
+
+
+def _check_sha256(digest: Optional[str], install_pkg_path: Optional[str]) -> Optional[str]:
+    if digest is None:
+        return None
+    if not _SHA256_HEX.fullmatch(digest):
+        raise JoinCommandError(f"{FLAG_INSTALL_PKG_SHA256} is not 64 hex digits")
+    if install_pkg_path is None:
+        raise JoinCommandError(f"{FLAG_INSTALL_PKG_SHA256} needs {FLAG_INSTALL_PKG_PATH}")
+    return digest.lower()
 
 
 def parse_join_command(line: str) -> JoinCommand:
@@ -234,7 +254,8 @@ def parse_join_command(line: str) -> JoinCommand:
         raise JoinCommandError(f"cannot split the join command into words: {err}") from None
     if len(words) < 2 or words[1] != SUBCOMMAND:
         raise JoinCommandError("a join command starts with the installer and 'join', e.g. ./edgeadm join ...")
-    values: Dict[str, List[str]] = {FLAG_TOKEN: [], FLAG_CA_PIN: [], FLAG_INSTALL_PKG_PATH: []}
+    values: Dict[str, List[str]] = {FLAG_TOKEN: [], FLAG_CA_PIN: [], FLAG_INSTALL_PKG_PATH: [],
+                                    FLAG_INSTALL_PKG_SHA256: []}
     positional: List[str] = []
     index = 2
     while index < len(words):
@@ -254,7 +275,7 @@ def parse_join_command(line: str) -> JoinCommand:
         values[flag].append(value)
     if len(positional) != 1:
         raise JoinCommandError(f"a join command has exactly one API server address, found {len(positional)}")
-    for flag in (FLAG_TOKEN, FLAG_INSTALL_PKG_PATH):
+    for flag in (FLAG_TOKEN, FLAG_INSTALL_PKG_PATH, FLAG_INSTALL_PKG_SHA256):
         if len(values[flag]) > 1:
             raise JoinCommandError(f"the flag {flag} is given {len(values[flag])} times")
     if not values[FLAG_TOKEN]:
@@ -264,4 +285,6 @@ def parse_join_command(line: str) -> JoinCommand:
         raise JoinCommandError(f"the join command has no {FLAG_CA_PIN}")
     host, port = parse_endpoint(positional[0])
     install_pkg_path = values[FLAG_INSTALL_PKG_PATH][0] if values[FLAG_INSTALL_PKG_PATH] else None
-    return JoinCommand(host, port, parse_token(values[FLAG_TOKEN][0]), pins, install_pkg_path, words[0])
+    digest = _check_sha256(values[FLAG_INSTALL_PKG_SHA256][0] if values[FLAG_INSTALL_PKG_SHA256] else None,
+                           install_pkg_path)
+    return JoinCommand(host, port, parse_token(values[FLAG_TOKEN][0]), pins, install_pkg_path, words[0], digest)

@@ -206,10 +206,16 @@ def token_id_of(text: str) -> str:
     """Return the token ID of either a token ID or a full token (as ``kubeadm token delete`` accepts).
 
     Raises:
-        TokenError: The text is neither.
+        TokenError: The text is neither; the message repeats it only when it is short enough to be just an
+            ID (a whole token that lost its dot carries the secret).
     """
     if "." in text:
         return parse_token(text).id
+    if len(text) != TOKEN_ID_LENGTH:
+        raise TokenError(
+            f"invalid bootstrap token ID: it has {len(text)} characters, not {TOKEN_ID_LENGTH} (and no '.', so it "
+            "is not a whole token either)",
+            "pass the token ID (6 characters from a-z and 0-9) or the whole token ID.SECRET")
     return validate_token_id(text)
 
 

@@ -141,8 +141,35 @@ def run_create(cluster: Cluster, request: CreateRequest, notify: Notify) -> Crea
     created = create_token(cluster, request.spec, duties, notify)
     line = None
     if plan is not None:
-        line = build_join_command(plan.address.text, created.token, plan.pins, request.install_pkg_path)
+        digest = package_sha256(request.install_pkg_path, notify) if request.install_pkg_path else None
+        line = build_join_command(plan.address.text, created.token, plan.pins, request.install_pkg_path,
+                                  install_pkg_sha256=digest)
     return CreateResult(created, request.spec.ttl_seconds, plan, line)
+
+
+def package_sha256(location: str, notify: Notify) -> str | None:
+    """The SHA-256 of the install package when it is a file here, for the join line to carry.
+
+    The node checks the package against it: a package fetched by URL has no other integrity anchor, and
+    the manifest inside a package vouches only for itself. A URL or a path that is not a file here (it
+    names the file on the node) gets none; the node then needs an https URL or its own
+    ``--install-pkg-sha256``.
+    """
+    import hashlib
+    import os
+    import urllib.parse
+
+    if urllib.parse.urlsplit(location).scheme.lower() in ("http", "https", "ftp") or not os.path.isfile(location):
+        notify("warning", f"the install package {location} is not a file here, so the join line carries no "
+                          "--install-pkg-sha256: nodes need an https URL, or add --install-pkg-sha256 to the line "
+                          "yourself")
+        return None
+    digest = hashlib.sha256()
+    with open(location, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    notify("package", f"the install package {location} has sha256 {digest.hexdigest()}; the join line carries it")
+    return digest.hexdigest()
 
 
 @dataclass

@@ -29,16 +29,31 @@ _HINTS: dict[type[ClusterError], str] = {
 }
 
 
+#: How much of a body that is not a ``Status`` the message shows (client-go's maxUnstructuredResponseTextBytes).
+MAX_UNSTRUCTURED_BODY = 2048
+
+
+def unstructured_text(body: str) -> str:
+    """A body that is not a ``Status`` as a message shows it: printable, cut at :data:`MAX_UNSTRUCTURED_BODY`."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in body.strip())
+    if len(text) > MAX_UNSTRUCTURED_BODY:
+        return text[:MAX_UNSTRUCTURED_BODY] + f"... ({len(text) - MAX_UNSTRUCTURED_BODY} more characters cut)"
+    return text
+
+
 def error_from_status(status: int, body: str, what: str = "") -> ClusterError:
-    """The error for an HTTP error status and its ``Status`` body, worded as kubectl words it."""
+    """The error for an HTTP error status and its ``Status`` body, worded as kubectl words it.
+
+    A body that is not a ``Status`` (a proxy's HTML page) is shown cut, as kubectl does.
+    """
     try:
         document = json.loads(body or "{}")
     except ValueError:
         document = {}
     if not isinstance(document, dict):
         document = {}
-    reason = str(document.get("reason") or "")
-    message = str(document.get("message") or body.strip() or what)
+    reason = str(document.get("reason") or "")[:200]
+    message = unstructured_text(str(document.get("message") or body or what))
     kind = _BY_STATUS.get(status, ClusterError)
     if kind is Conflict and reason == "AlreadyExists":
         kind = AlreadyExists

@@ -97,7 +97,15 @@ def test_token_id_of_accepts_an_id_or_a_full_token() -> None:
             tokens.token_id_of(bad)
     with pytest.raises(TokenError) as info:
         tokens.token_id_of("abc")
-    assert "'abc'" in info.value.message and "6 characters" in info.value.message
+    assert "it has 3 characters, not 6" in info.value.message
+
+
+def test_a_token_that_lost_its_dot_is_not_repeated_in_the_error() -> None:
+    secret = "abcdef0123456789abcdef"  # a whole token with its '.' lost in copying: ID and secret
+    with pytest.raises(TokenError) as info:
+        tokens.token_id_of(secret)
+    assert "0123456789" not in info.value.message + str(info.value.hint)
+    assert "22 characters" in info.value.message
 
 
 def test_names_derived_from_the_id() -> None:
