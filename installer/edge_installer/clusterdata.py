@@ -30,7 +30,9 @@ MAX_VALUE = 1 << 20
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _VERSION = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]{1,100})?")
 _DIGITS = re.compile(r"[0-9]{1,4}\+?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: What separates fields in the files these values go to (glibc's hosts parser): spaces and tabs only.
+_BLANKS = re.compile(r"[ \t]+")
 _KEY_TYPES = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
 _PEM_KEY = re.compile(r"-----BEGIN ([A-Z ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END ([A-Z ]+)-----\r?\n?")
 _PATH = re.compile(r"(/[A-Za-z0-9._-]+)+")
@@ -55,6 +57,11 @@ def _shown(value: str) -> str:
 def fix_hint(namespace: str, name: str) -> str:
     """``kubectl -n NS edit configmap NAME`` as a hint."""
     return _FIX.format(namespace=namespace, name=name)
+
+
+def fields(line: str) -> List[str]:
+    """The blank-separated words of a line (``str.split()`` would also split on Unicode spaces)."""
+    return [word for word in _BLANKS.split(line) if word]
 
 
 def lines(text: str) -> List[str]:
@@ -121,13 +128,13 @@ def host_lines(text: str, where: str, hint: Optional[str] = None) -> List[str]:
     """
     result = []
     for number, line in enumerate(lines(check_text(text, where, hint)), 1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
+        words = fields(line)
+        if not words or words[0].startswith("#"):
             continue
-        if len(fields) < 2:
+        if len(words) < 2:
             raise refuse(where, f"line {number} {_shown(line)} is not 'IP name [name...]'", hint)
-        address = ip_address(fields[0], f"{where} line {number}", hint)
-        names = [dns_name(name, f"{where} line {number}", hint) for name in fields[1:]]
+        address = ip_address(words[0], f"{where} line {number}", hint)
+        names = [dns_name(name, f"{where} line {number}", hint) for name in words[1:]]
         result.append(" ".join([address, *names]))
     return result
 
@@ -136,7 +143,7 @@ def name_list(text: str, where: str, hint: Optional[str] = None) -> List[str]:
     """``node-delay-domain``: DNS names, one a line (blank lines and ``#`` comments dropped)."""
     names = []
     for line in lines(check_text(text, where, hint)):
-        for word in line.split():
+        for word in fields(line):
             if word.startswith("#"):
                 break
             names.append(dns_name(word, where, hint))
