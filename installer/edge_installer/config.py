@@ -30,6 +30,8 @@ LITE_APISERVER_KEY = "/etc/kubernetes/edge/lite-apiserver.key"
 LITE_APISERVER_TLS = "/etc/kubernetes/edge/tls.json"
 LITE_APISERVER_CACHE = "/data/lite-apiserver/cache"
 LITE_APISERVER_PORT = 51003
+#: Where kubelet keeps the pods' logs (and its links to them).
+POD_LOG_DIRS = ("/var/log/pods", "/var/log/containers")
 #: The dummy interface SuperEdge puts the edge virtual address on.
 DUMMY_INTERFACE = "tkeedgedns"
 

@@ -7,7 +7,7 @@ discovery by itself, while a full join does it once in the discovery phase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from edge_installer import system
@@ -16,6 +16,7 @@ from edge_installer.changes import Changes
 from edge_installer.config import LITE_APISERVER_BINARY, LITE_APISERVER_PORT, JoinOptions
 from edge_installer.discovery import Discovery, discover, probe
 from edge_installer.errors import PackageError
+from edge_installer.kubeletcompat import KubeletFit, fit_for_lite_apiserver
 from edge_installer.output import Output
 from edge_installer.package import Package, Workdir, fetch, inspect
 from edge_installer.workflow import Runner
@@ -35,6 +36,8 @@ class Autonomy:
     on: bool
     reason: str
     virtual_address: Optional[str] = None
+    #: What the package's kubelet needs to work behind lite-apiserver (feature gates), when ``on``.
+    kubelet_fit: KubeletFit = field(default_factory=KubeletFit)
 
 
 class JoinContext:
@@ -53,6 +56,7 @@ class JoinContext:
         self._package: Optional[Package] = None
         self._package_done = False
         self._skew_checked = False
+        self._autonomy: Optional[Autonomy] = None
 
     # --- facts -----------------------------------------------------------------------------------------
 
@@ -114,7 +118,12 @@ class JoinContext:
         return endpoint_url(host, self.options.port)
 
     def autonomy(self) -> Autonomy:
-        """Whether this node runs lite-apiserver (SPEC 4.1 phase 5), and the reason."""
+        """Whether this node runs lite-apiserver (SPEC 4.1 phase 5), and the reason (decided once)."""
+        if self._autonomy is None:
+            self._autonomy = self._decide_autonomy()
+        return self._autonomy
+
+    def _decide_autonomy(self) -> Autonomy:
         if self.options.cloud:
             return Autonomy(False, "cloud nodes (--cloud) talk to the API server directly")
         if self.options.no_autonomy:
@@ -132,8 +141,11 @@ class JoinContext:
             missing.append("lite-apiserver.key")
         if missing:
             return Autonomy(False, f"edge-system/edge-info lacks {', '.join(missing)}")
+        fit = fit_for_lite_apiserver(package.kubernetes_version)
+        for warning in fit.warnings:
+            self.out.warn("lite-apiserver", warning)
         return Autonomy(True, "lite-apiserver will serve kubelet from its cache while the cloud is unreachable",
-                        edge_info[EDGE_VIRTUAL_ADDR].strip())
+                        edge_info[EDGE_VIRTUAL_ADDR].strip(), fit)
 
     def kubelet_server(self) -> str:
         """Where kubelet's kubeconfig points: lite-apiserver with edge autonomy, else the API server."""

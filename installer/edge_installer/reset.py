@@ -12,7 +12,7 @@ from typing import List
 from edge_installer import system
 from edge_installer.changes import Undo
 from edge_installer.errors import InstallerError
-from edge_installer.journal import Journal, journal_path, remove_empty_state_dir
+from edge_installer.journal import Entry, Journal, journal_path, remove_empty_state_dir
 from edge_installer.output import Output
 
 PHASE = "reset"
@@ -37,6 +37,7 @@ def run_reset(root: str, out: Output, dry_run: bool = False) -> int:
         return 0
     undo = Undo(journal, out, dry_run)
     pending = [entry for entry in reversed(journal.actions) if not entry.get("undone")]
+    _say_what_crictl_leaves(pending, out)
     out.progress(PHASE, f"undoing {len(pending)} change(s) recorded in {journal.path}")
     failures: List[str] = []
     for entry in pending:
@@ -65,3 +66,12 @@ def run_reset(root: str, out: Output, dry_run: bool = False) -> int:
     for line in NOT_CLEANED:
         out.progress(PHASE, line)
     return len(pending)
+
+
+def _say_what_crictl_leaves(pending: List[Entry], out: Output) -> None:
+    """Without crictl, the pods kubelet started stay in the runtime: say exactly that, and how to remove them."""
+    uses_crictl = any(argv and argv[0] == "crictl" for entry in pending for argv in entry.get("undo") or [])
+    if uses_crictl and system.find_program("crictl") is None:
+        out.warn(PHASE, "crictl is not installed, so the containers of the pods kubelet ran stay in the container "
+                        "runtime (containerd namespace k8s.io): remove them with crictl rmp --all --force once crictl "
+                        "is installed, or with ctr -n k8s.io tasks kill / containers rm")

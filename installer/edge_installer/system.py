@@ -127,3 +127,33 @@ def unmount_below(path: str) -> List[str]:
         run(["umount", point])
         unmounted.append(point)
     return unmounted
+
+
+def interface_exists(name: str) -> bool:
+    """Whether this node's network namespace has an interface ``name`` (asked of iproute2, not /sys, which may
+    show another namespace's devices)."""
+    try:
+        run(["ip", "link", "show", "dev", name], timeout=10)
+    except InstallerError:
+        return False
+    return True
+
+
+def can_make_dummy_interface() -> Optional[str]:
+    """None when this kernel makes dummy interfaces, else why not.
+
+    A probe interface is made and deleted at once: the only reliable test (the dummy driver may be built in,
+    a module, or absent).
+    """
+    if find_program("ip") is None:
+        return "iproute2's ip is not installed"
+    probe = f"edgeadm-probe{os.getpid() % 10000}"
+    try:
+        run(["ip", "link", "add", probe, "type", "dummy"], timeout=10)
+    except InstallerError as exc:
+        return exc.message
+    try:
+        run(["ip", "link", "delete", probe], timeout=10)
+    except InstallerError as exc:
+        return f"the probe interface {probe} was made but could not be deleted: {exc.message}"
+    return None

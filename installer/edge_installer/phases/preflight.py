@@ -11,7 +11,14 @@ import os
 from typing import Callable, List, Optional, Tuple
 
 from edge_installer import system
-from edge_installer.config import BOOTSTRAP_KUBECONFIG, KUBELET_DIR, KUBELET_KUBECONFIG, node_name_problem
+from edge_installer.config import (
+    BOOTSTRAP_KUBECONFIG,
+    DUMMY_INTERFACE,
+    KUBELET_DIR,
+    KUBELET_KUBECONFIG,
+    LITE_APISERVER_BINARY,
+    node_name_problem,
+)
 from edge_installer.discovery import check_clock
 from edge_installer.errors import PreconditionError
 from edge_installer.join import JoinContext
@@ -58,6 +65,27 @@ def _systemd(context: JoinContext) -> Optional[str]:
     return "systemctl is not available, so the start phase cannot start kubelet: skip it with --skip-phases start"
 
 
+def _dummy_interface(context: JoinContext) -> Optional[str]:
+    """With edge autonomy ahead, the virtual address needs a dummy interface: can this kernel make one?
+
+    Refused rather than silently joined without autonomy: whoever put lite-apiserver into the package
+    expects the node to survive a cut link, and learning otherwise during an outage is the worst time.
+    """
+    options = context.options
+    package = context.package()
+    if options.cloud or options.no_autonomy or "lite-apiserver" in options.skip_phases or package is None or \
+            not package.has(LITE_APISERVER_BINARY):
+        return None
+    if system.interface_exists(DUMMY_INTERFACE):
+        return None
+    problem = system.can_make_dummy_interface()
+    if problem is None:
+        return None
+    return (f"edge autonomy needs a dummy network interface ({DUMMY_INTERFACE}) for lite-apiserver's virtual "
+            f"address, and this machine cannot make one ({problem}): load the dummy module (modprobe dummy), or "
+            "join without edge autonomy with --no-autonomy")
+
+
 def _disk(context: JoinContext) -> Optional[str]:
     package = context.package()
     needed = DISK_MARGIN + (package.install_size if package else 0)
@@ -89,7 +117,7 @@ def run(context: JoinContext) -> None:
     version = answer.json() if answer.status == 200 else None
     if isinstance(version, dict):
         context.check_skew(version)
-    failures += _collect(context, [("disk", _disk)])
+    failures += _collect(context, [("disk", _disk), ("dummy-interface", _dummy_interface)])
     if failures:
         raise PreconditionError("pre-flight checks failed:\n" + "\n".join(f"  [{name}] {text}" for name, text in
                                                                          failures),

@@ -10,13 +10,17 @@ from __future__ import annotations
 import os
 import ssl
 import time
+from typing import Callable, List, Optional
 
+from edge_installer import system
 from edge_installer.apiclient import TransportError, request, trusting_context
 from edge_installer.config import (
     DUMMY_INTERFACE,
     KUBELET_DIR,
     KUBELET_KUBECONFIG,
     LITE_APISERVER_CACHE,
+    POD_LOG_DIRS,
+    cri_endpoint,
 )
 from edge_installer.errors import WaitTimeout
 from edge_installer.join import JoinContext
@@ -27,44 +31,91 @@ _POLL = 2.0
 _REPORT_EVERY = 10.0
 _TROUBLESHOOT = ("see why with: systemctl status kubelet; journalctl -xeu kubelet (a missing container runtime is the "
                  "usual cause)")
+_TROUBLESHOOT_AUTONOMY = ("kubelet talks to the API server through lite-apiserver: see why with systemctl status "
+                          "lite-apiserver kubelet; journalctl -u lite-apiserver (its requests upstream, its cache "
+                          "errors); journalctl -xeu kubelet")
 
 
 def run(context: JoinContext) -> None:
     """Start lite-apiserver (with edge autonomy) and kubelet; wait until the node has joined."""
     changes = context.changes
     autonomy = context.autonomy()
-    changes.expect_runtime_state(PHASE, [KUBELET_KUBECONFIG, KUBELET_DIR] +
+    for directory in POD_LOG_DIRS:
+        # kubelet makes them; made here first, they are journaled and reset removes them once empty.
+        changes.ensure_dir(PHASE, directory)
+    changes.expect_runtime_state(PHASE, [KUBELET_KUBECONFIG, KUBELET_DIR, *POD_LOG_DIRS] +
                                  ([LITE_APISERVER_CACHE] if autonomy.on else []))
     changes.run_command(PHASE, ["systemctl", "daemon-reload"], [])
     if autonomy.on:
         changes.run_command(PHASE, ["systemctl", "enable", "lite-apiserver"],
                             [["systemctl", "disable", "lite-apiserver"]])
         changes.run_command(PHASE, ["systemctl", "restart", "lite-apiserver"],
-                            [["systemctl", "stop", "lite-apiserver"], ["ip", "link", "delete", DUMMY_INTERFACE]])
+                            [["systemctl", "stop", "lite-apiserver"], *_interface_undo(context)])
     changes.run_command(PHASE, ["systemctl", "enable", "kubelet"], [["systemctl", "disable", "kubelet"]])
-    changes.run_command(PHASE, ["systemctl", "restart", "kubelet"], [["systemctl", "stop", "kubelet"]])
+    # As kubeadm reset does: once kubelet is stopped, the pods it started are removed through the CRI.
+    changes.run_command(PHASE, ["systemctl", "restart", "kubelet"],
+                        [["systemctl", "stop", "kubelet"], remove_pods_argv(context.options.cri_socket)])
     if context.options.dry_run:
         return
     _wait_for_bootstrap(context)
     _wait_for_node(context)
 
 
+def remove_pods_argv(cri_socket: str) -> List[str]:
+    """crictl's command that stops and removes every pod sandbox (and its containers) of the runtime."""
+    return ["crictl", "--runtime-endpoint", cri_endpoint(cri_socket), "rmp", "--all", "--force"]
+
+
+def _interface_undo(context: JoinContext) -> List[List[str]]:
+    """Undo for the virtual address: delete the interface lite-apiserver's unit makes, or only the address when
+    the interface was there before join (never remove what edgeadm did not make)."""
+    autonomy = context.autonomy()
+    if context.options.dry_run or not system.interface_exists(DUMMY_INTERFACE):
+        return [["ip", "link", "delete", DUMMY_INTERFACE]]
+    prefix = 128 if ":" in (autonomy.virtual_address or "") else 32
+    return [["ip", "addr", "delete", f"{autonomy.virtual_address}/{prefix}", "dev", DUMMY_INTERFACE]]
+
+
 def _wait(context: JoinContext, what: str, started: float) -> None:
     elapsed = time.monotonic() - started
     if elapsed > context.options.timeout:
-        raise WaitTimeout(f"timed out after {elapsed:.0f} s waiting for {what}", _TROUBLESHOOT)
+        hint = _TROUBLESHOOT_AUTONOMY if context.autonomy().on else _TROUBLESHOOT
+        raise WaitTimeout(f"timed out after {elapsed:.0f} s waiting for {what}", hint)
     if int(elapsed // _REPORT_EVERY) != int((elapsed - _POLL) // _REPORT_EVERY):
         context.out.progress(PHASE, f"waiting for {what} ({elapsed:.0f} s)")
     time.sleep(_POLL)
 
 
+def client_certificate(changes_host: Callable[[str], str], kubeconfig_path: str) -> Optional[str]:
+    """The client certificate file ``kubelet.conf`` names, when both exist; else None.
+
+    kubelet 1.37 writes ``kubelet.conf`` before its CSR is issued: only the certificate file proves the
+    bootstrap finished.
+    """
+    try:
+        with open(kubeconfig_path, encoding="utf-8") as handle:
+            fields = read_kubelet_kubeconfig(handle.read())
+    except OSError:
+        return None
+    named = fields.get("client-certificate")
+    if not named:
+        return None
+    path = changes_host(named)
+    return path if os.path.isfile(path) and os.path.getsize(path) > 0 else None
+
+
 def _wait_for_bootstrap(context: JoinContext) -> None:
     path = context.changes.host(KUBELET_KUBECONFIG)
     started = time.monotonic()
-    context.out.progress(PHASE, f"waiting for kubelet's TLS bootstrap ({path})")
-    while not os.path.exists(path):
-        _wait(context, f"kubelet's TLS bootstrap ({path})", started)
-    context.out.progress(PHASE, "kubelet has its client certificate")
+    context.out.progress(PHASE, f"waiting for kubelet's TLS bootstrap ({path} and the client certificate it names)")
+    while True:
+        certificate = client_certificate(context.changes.host, path)
+        if certificate:
+            break
+        what = (f"kubelet's client certificate ({path} exists; the certificate it names does not yet: is the CSR "
+                "approved? kubectl get csr)") if os.path.exists(path) else f"kubelet's TLS bootstrap ({path})"
+        _wait(context, what, started)
+    context.out.progress(PHASE, f"kubelet has its client certificate ({certificate})")
 
 
 def _wait_for_node(context: JoinContext) -> None:
