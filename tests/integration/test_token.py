@@ -498,3 +498,38 @@ def test_an_existing_token_or_an_unknown_id(signing: Any) -> None:
     assert mixed.stdout == f'bootstrap token "{token_id}" deleted\n'
     assert f"bootstrap token(s) not found: {unknown}" in mixed.stderr and "hint:" in mixed.stderr
     assert _token_secret(cluster, token_id).status == 404
+
+
+def test_the_join_line_carries_the_packages_sha256_and_delete_never_repeats_a_secret(
+        signing: Any, tmp_path: Path) -> None:
+    cluster = signing
+    package = tmp_path / "kube-linux-amd64-v1.37.2.tar.gz"
+    package.write_bytes(b"a package's bytes")
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    text = succeeded(run_plugin(cluster.kubeconfig, "token", "create", "--print-join-command", "--install-pkg-path",
+                                str(package)))
+    words = _join_words(text.stdout.strip())
+    assert words["--install-pkg-path"] == [str(package)] and words["--install-pkg-sha256"] == [digest]
+    assert f"has sha256 {digest}; the join line carries it" in text.stderr
+    # The line as printed is what edgeadm accepts.
+    from edge_protocol.joincommand import parse_join_command
+
+    assert parse_join_command(text.stdout.strip()).install_pkg_sha256 == digest
+    token_id = words["--token"][0].split(".")[0]
+
+    # A path that is not a file here (it names the file on the node): no sha256, and a warning that says so.
+    elsewhere = succeeded(run_plugin(cluster.kubeconfig, "token", "create", "--print-join-command",
+                                     "--install-pkg-path", "/opt/edge/kube-linux-amd64-v1.37.2.tar.gz"))
+    assert "--install-pkg-sha256" not in _join_words(elsewhere.stdout.strip())
+    assert "is not a file here, so the join line carries no --install-pkg-sha256" in elsewhere.stderr
+
+    # A whole token whose dot was lost: refused before anything is sent, and its secret is not repeated.
+    secret = words["--token"][0].split(".")[1]
+    mark = audit_mark(cluster)
+    refused = run_plugin(cluster.kubeconfig, "token", "delete", token_id + secret)
+    assert refused.returncode != 0
+    assert secret not in refused.stderr + refused.stdout
+    assert "22 characters, not 6" in refused.stderr
+    assert persisted_writes_since(cluster, mark) == []
+    succeeded(run_plugin(cluster.kubeconfig, "token", "delete", token_id,
+                         _join_words(elsewhere.stdout.strip())["--token"][0].split(".")[0]))
