@@ -27,9 +27,10 @@ MANIFEST = f"{TOP}/manifest.json"
 MANIFEST_FORMAT = 1
 KUBELET = f"{BIN}/kubelet"
 LITE_APISERVER = f"{BIN}/lite-apiserver"
-#: The only names under ``edge-install/bin`` that are installed into ``/usr/bin`` (SuperEdge's package
-#: carries exactly these): anything else could replace one of the node's own programs (``bin/sh``).
-INSTALLABLE_BINARIES = ("kubelet", "kubectl", "conntrack", "lite-apiserver")
+#: The only names under ``edge-install/bin`` that are installed into ``/usr/bin``: SuperEdge's package
+#: carries the first four, and crictl is the container runtime's client kubeadm nodes have. Anything else
+#: could replace one of the node's own programs (a package's ``bin/sh``).
+INSTALLABLE_BINARIES = ("kubelet", "kubectl", "conntrack", "lite-apiserver", "crictl")
 #: How many minor versions kubelet may lag behind kube-apiserver (Kubernetes' skew policy since 1.28).
 KUBELET_MAX_LAG = 3
 

@@ -153,6 +153,9 @@ def build_package(inputs: PackageInputs, output: Path | None) -> BuiltPackage:
     for binary in extra:
         name = "lite-apiserver" if binary == inputs.lite_apiserver else binary.name
         member = f"{layout.BIN}/{name}"
+        if name not in layout.INSTALLABLE_BINARIES:
+            raise ConfigError(f"{binary} would be installed as /usr/bin/{name}, which edgeadm does not install",
+                              f"a package carries only {', '.join(layout.INSTALLABLE_BINARIES)} (name the file so)")
         if member in files:
             raise ConfigError(f"two binaries are named {name}", "pass each binary once")
         data = _read_file(binary, "a binary")

@@ -228,7 +228,7 @@ def test_a_binary_the_package_does_not_carry_is_refused(tmp_path: Path, name: st
     path = _package(tmp_path, [KUBELET, CNI, (f"edge-install/bin/{name}", b"#!/bin/true\n", None, {})])
     message = _refused(path)
     assert f"would be installed as /usr/bin/{name}, which is not one of the package's binaries" in message
-    assert "kubelet, kubectl, conntrack, lite-apiserver" in message
+    assert "kubelet, kubectl, conntrack, lite-apiserver, crictl" in message
 
 
 def test_a_kubelet_that_is_a_link_still_has_its_architecture_checked(tmp_path: Path) -> None:

@@ -104,10 +104,15 @@ def test_bad_inputs_are_refused(inputs: PackageInputs, tmp_path: Path) -> None:
         build_package(PackageInputs(inputs.kubelet, inputs.cni_dir, HOST, "latest"), tmp_path)
     with pytest.raises(ConfigError, match="is not a directory"):
         build_package(PackageInputs(inputs.kubelet, tmp_path / "nope", HOST, "v1.31.2"), tmp_path)
-    other = tmp_path / "other-kubectl"
+    other = tmp_path / "other" / "kubectl"
+    other.parent.mkdir()
     other.write_bytes(ELF[OTHER])
     with pytest.raises(ConfigError, match=f"is built for {OTHER}, the package for {HOST}"):
         build_package(PackageInputs(inputs.kubelet, inputs.cni_dir, HOST, "v1.31.2", binaries=(other,)), tmp_path)
+    shell = tmp_path / "sh"
+    shell.write_bytes(ELF[HOST])
+    with pytest.raises(ConfigError, match="would be installed as /usr/bin/sh, which edgeadm does not install"):
+        build_package(PackageInputs(inputs.kubelet, inputs.cni_dir, HOST, "v1.31.2", binaries=(shell,)), tmp_path)
 
 
 def _plugin(*args: str) -> subprocess.CompletedProcess[str]:

@@ -200,4 +200,4 @@ def test_any_package_is_checked_or_refused_and_installs_only_inside_its_director
         assert item.target.startswith(("/usr/bin/", "/opt/cni/bin/"))
         assert ".." not in item.target.split("/")
         if item.target.startswith("/usr/bin/"):
-            assert posixpath.basename(item.target) in ("kubelet", "kubectl", "conntrack", "lite-apiserver")
+            assert posixpath.basename(item.target) in ("kubelet", "kubectl", "conntrack", "lite-apiserver", "crictl")

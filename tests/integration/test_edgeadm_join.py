@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import socket
 import ssl
@@ -39,7 +40,16 @@ from typing import Any
 
 import pytest
 import yaml
-from clusterkit import admin_request, file_tree, kubelet_client_csr, random_token, run_plugin, wait_for
+from clusterkit import (
+    admin_request,
+    audit_mark,
+    file_tree,
+    kubelet_client_csr,
+    persisted_writes_since,
+    random_token,
+    run_plugin,
+    wait_for,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 import localcluster
@@ -63,6 +73,8 @@ def _python(version: str) -> str:
 
 
 OLDEST, NEWEST = "3.8", "3.13"
+#: iproute2's ip as edgeadm finds it on PATH: lite-apiserver's unit names it by its absolute path.
+IP = shutil.which("ip")
 
 
 # --- the cluster, the zipapp, the forwarder ------------------------------------------------------------------
@@ -651,9 +663,22 @@ def test_edge_autonomy_on_with_lite_apiserver(
         node: Path, edge_info: dict[str, str]) -> None:
     python = _python(NEWEST)
     before = file_tree(node)
-    result = _edgeadm(python, edgeadm, *_join_args(nat, token, pin, node, "--install-pkg-path", str(package)))
+    args = _join_args(nat, token, pin, node, "--install-pkg-path", str(package))
+    if not _kernel_makes_dummy_interfaces():
+        refused = _edgeadm(python, edgeadm, *args)
+        assert refused.returncode == 3, refused.stderr
+        assert "[dummy-interface] edge autonomy needs a dummy network interface (tkeedgedns)" in refused.stderr
+        assert "--no-autonomy" in refused.stderr
+        assert file_tree(node) == before
+        args.append("--ignore-preflight-errors=dummy-interface")
+    result = _edgeadm(python, edgeadm, *args)
     assert result.returncode == 0, result.stderr
     assert "edge autonomy is on" in result.stderr
+    assert "kubelet gets the feature gate WatchListClient=false: kubelet v1.37.2 can send streaming watch-list " \
+           "requests (on by default), which lite-apiserver cannot read" in result.stderr
+    assert "--feature-gates=WatchListClient=false" in _flags(node)
+    cache = node / "data/lite-apiserver/cache"
+    assert cache.is_dir() and stat.S_IMODE(cache.stat().st_mode) == 0o700
     server = yaml.safe_load((node / "etc/kubernetes/bootstrap-kubelet.conf").read_text())["clusters"][0]["cluster"]
     assert server["server"] == "https://169.254.20.11:51003"
     assert "--cluster-dns=169.254.20.11" in _flags(node)
@@ -665,14 +690,48 @@ def test_edge_autonomy_on_with_lite_apiserver(
     unit = (node / "etc/systemd/system/lite-apiserver.service").read_text()
     for expected in ("ExecStart=/usr/bin/lite-apiserver ", "--kube-apiserver-url=kubernetes.default",
                      f"--kube-apiserver-port={nat.port}", "--address=169.254.20.11", "--port=51003",
-                     "ip addr add 169.254.20.11 dev tkeedgedns"):
+                     f"\nExecStartPre=-{IP} link add tkeedgedns type dummy\n"
+                     f"ExecStartPre=-{IP} addr add 169.254.20.11/32 dev tkeedgedns\n"
+                     f"ExecStartPre={IP} link set tkeedgedns up\n"):
         assert expected in unit
+    assert "/bin/sh" not in unit
     assert (node / "usr/bin/lite-apiserver").read_bytes() == b"lite-apiserver stand-in"
     hosts = (node / "etc/hosts").read_text()
     for line in ("127.0.0.2 kubernetes.default", "127.0.0.2 delay.example.test", "198.18.0.5 registry.edge.local"):
         assert f"\n{line}\n" in hosts
     _reset(python, edgeadm, node)
     assert file_tree(node) == before
+
+
+def _kernel_makes_dummy_interfaces() -> bool:
+    """Tried in a network namespace of its own, so this machine's interfaces are never touched."""
+    return subprocess.run(["unshare", "--net", "ip", "link", "add", "probe0", "type", "dummy"],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("edge-virtual-addr", "169.254.20.11; touch /tmp/edgeadm-owned #", "is not an IP address"),
+    ("host-config", "198.18.0.5 registry.edge.local\n198.18.0.6 a\x0bb\n", "control character"),
+    ("node-delay-domain", "delay.example.test\n`reboot`\n", "is not a DNS name"),
+])
+def test_a_hostile_edge_info_in_the_cluster_is_refused_and_changes_nothing(
+        cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str, pin: str, package: Path,
+        node: Path, edge_info: dict[str, str], key: str, value: str, message: str) -> None:
+    """Whoever may write edge-info tries to reach a root shell or the node's files through its values."""
+    path = "/api/v1/namespaces/edge-system/configmaps/edge-info"
+    current = admin_request(cluster, path).body
+    current["data"][key] = value
+    assert admin_request(cluster, path, method="PUT", body=current).status == 200
+    before = file_tree(node)
+    mark = audit_mark(cluster)
+    result = _edgeadm(_python(OLDEST), edgeadm, *_join_args(nat, token, pin, node, "--install-pkg-path",
+                                                            str(package)))
+    assert result.returncode == 3, result.stderr
+    assert f"error: [discovery] edge-system/edge-info key {key} cannot be used" in result.stderr
+    assert message in result.stderr and "nothing was changed" in result.stderr
+    assert file_tree(node) == before and (node / "etc/hosts").read_bytes() == HOSTS
+    assert not os.path.exists("/tmp/edgeadm-owned")
+    assert persisted_writes_since(cluster, mark, "edgeadm") == []
 
 
 # --- the start phase without systemd ---------------------------------------------------------------------------
