@@ -80,15 +80,11 @@ class Changes:
 
     def ensure_dir(self, phase: str, node_path: str, mode: int = 0o755) -> None:
         """Create a directory and its missing parents, each journaled."""
-        missing = []
-        current = node_path
-        while current not in ("/", "") and not os.path.isdir(self.host(current)) and \
-                current not in self._planned_dirs:
-            if os.path.lexists(self.host(current)):
-                raise InstallerError(f"{self.host(current)} exists and is not a directory",
-                                     "move it away, then run join again")
-            missing.append(current)
-            current = os.path.dirname(current)
+        missing = self._missing_dirs(node_path)
+        if missing and not self.dry_run and self.journal is None:
+            # Creating the journal creates its own directories (/var/lib/edgeadm), which may be among these.
+            self.journal = Journal.load(self.root) or Journal.create(self.root, self.header)
+            missing = self._missing_dirs(node_path)
         for directory in reversed(missing):
             if self.dry_run:
                 self._planned_dirs.add(directory)
@@ -98,6 +94,19 @@ class Changes:
             os.mkdir(self.host(directory), mode)
             os.chmod(self.host(directory), mode)  # mkdir's mode is masked by the umask
             fsync_dir(os.path.dirname(self.host(directory)))
+
+    def _missing_dirs(self, node_path: str) -> List[str]:
+        """``node_path`` and its parents that do not exist (nor are planned in a dry run), deepest first."""
+        missing = []
+        current = node_path
+        while current not in ("/", "") and not os.path.isdir(self.host(current)) and \
+                current not in self._planned_dirs:
+            if os.path.lexists(self.host(current)):
+                raise InstallerError(f"{self.host(current)} exists and is not a directory",
+                                     "move it away, then run join again")
+            missing.append(current)
+            current = os.path.dirname(current)
+        return missing
 
     # --- files -----------------------------------------------------------------------------------------
 

@@ -207,3 +207,15 @@ def test_a_hosts_file_join_created_is_removed_again(tmp_path: Path) -> None:
     (tmp_path / "etc" / "hosts.edgeadm-tmp").write_text("left by a killed rewrite")
     run_reset(str(tmp_path), _quiet())
     assert file_tree(tmp_path) == before
+
+
+def test_a_first_change_that_is_a_directory_beside_the_journal_is_made_and_undone(tmp_path: Path) -> None:
+    """The journal creates /var/lib/edgeadm; a first change creating /var/lib/kubelet must not trip over it."""
+    root = tmp_path / "node"
+    root.mkdir()
+    before = file_tree(root)
+    changes = Changes(str(root), Output(), False, {"command": "join"})
+    changes.ensure_dir("start", "/var/lib/kubelet")
+    assert (root / "var/lib/kubelet").is_dir()
+    run_reset(str(root), Output())
+    assert file_tree(root) == before
