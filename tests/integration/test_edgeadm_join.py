@@ -715,17 +715,19 @@ def _kernel_makes_dummy_interfaces() -> bool:
     ("node-delay-domain", "delay.example.test\n`reboot`\n", "is not a DNS name"),
 ])
 def test_a_hostile_edge_info_in_the_cluster_is_refused_and_changes_nothing(
-        cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str, pin: str, package: Path,
-        node: Path, edge_info: dict[str, str], key: str, value: str, message: str) -> None:
-    """Whoever may write edge-info tries to reach a root shell or the node's files through its values."""
+        cluster: localcluster.LocalCluster, edgeadm: str, nat: Forwarder, token: str, pin: str, node: Path,
+        edge_info: dict[str, str], key: str, value: str, message: str) -> None:
+    """Whoever may write edge-info tries to reach a root shell or the node's files through its values.
+
+    Discovery checks every value whether or not edge autonomy is on, so no package is needed here.
+    """
     path = "/api/v1/namespaces/edge-system/configmaps/edge-info"
     current = admin_request(cluster, path).body
     current["data"][key] = value
     assert admin_request(cluster, path, method="PUT", body=current).status == 200
     before = file_tree(node)
     mark = audit_mark(cluster)
-    result = _edgeadm(_python(OLDEST), edgeadm, *_join_args(nat, token, pin, node, "--install-pkg-path",
-                                                            str(package)))
+    result = _edgeadm(_python(OLDEST), edgeadm, *_join_args(nat, token, pin, node))
     assert result.returncode == 3, result.stderr
     assert f"error: [discovery] edge-system/edge-info key {key} cannot be used" in result.stderr
     assert message in result.stderr and "nothing was changed" in result.stderr
