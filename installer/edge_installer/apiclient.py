@@ -21,6 +21,8 @@ from edge_protocol.joincommand import format_endpoint, is_ip
 
 USER_AGENT = f"{PROGRAM}/{__version__} ({system.operating_system()}/{system.machine()})"
 DEFAULT_TIMEOUT = 10.0
+#: The largest answer read: the node's requests get small objects; a bigger answer is not an API server's.
+MAX_BODY = 16 << 20
 
 
 class TransportError(Exception):
@@ -54,7 +56,7 @@ class Response:
         """The body as JSON, or None when it is not JSON."""
         try:
             return json.loads(self.body.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             return None
 
     def server_time(self) -> Optional[float]:
@@ -155,7 +157,9 @@ def request(host: str, port: int, path: str, context: ssl.SSLContext, server_nam
     try:
         connection.request(method, path, body=payload, headers=headers)
         answer = connection.getresponse()
-        data = answer.read()
+        data = answer.read(MAX_BODY + 1)
+        if len(data) > MAX_BODY:
+            raise TransportError("not-http", f"the answer is larger than {MAX_BODY >> 20} MiB")
     except TransportError:
         raise
     except (http.client.HTTPException, ConnectionResetError, socket.timeout, ssl.SSLError) as exc:

@@ -355,8 +355,11 @@ def _check_node(host: str, port: int, ca_pem: str, server_name: str, token: Boot
     response = _token_read(host, port, f"/api/v1/nodes/{node_name}", ca_pem, server_name, token, timeout)
     if response.status != 200:
         return  # absent, or the token may not read nodes: kubelet's own registration decides then
-    document = response.json() or {}
-    conditions = ((document.get("status") or {}).get("conditions")) or []
+    document = response.json()
+    status = document.get("status") if isinstance(document, dict) else None
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    if not isinstance(conditions, list):
+        return
     if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions if isinstance(c, dict)):
         raise DiscoveryError(
             "node-exists",

@@ -298,3 +298,19 @@ def test_config_map_values_that_are_not_strings_are_dropped(server: HostileServe
     code, errors = _join(server, node, cluster_ca.pin, capsys)
     assert code == 0, errors
     assert json.dumps(["169.254.20.11"]) not in (node / "etc/hosts").read_text("latin-1")
+
+
+def test_answers_of_another_shape_are_taken_as_nothing(server: HostileServer, node: Path, cluster_ca: Authority,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    server.answers["/api/v1/nodes/edge-1"] = (200, [{"status": "Ready"}])
+    server.answers[EDGE_INFO] = (200, b"[" * 100_000)  # nested deeper than a JSON parser goes
+    code, errors = _join(server, node, cluster_ca.pin, capsys)
+    assert code == 0, errors
+    assert "unexpected" not in errors
+
+
+def test_an_answer_too_large_for_an_api_server_is_refused(server: HostileServer, node: Path, cluster_ca: Authority,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    server.answers[EDGE_INFO] = (200, config_map("edge-info", {"host-config": "x" * (17 << 20)}))
+    errors = _refused(server, node, cluster_ca.pin, capsys)
+    assert "the answer is larger than 16 MiB" in errors
