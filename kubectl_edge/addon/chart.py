@@ -143,6 +143,8 @@ class ChartFacts:
     ca_pem: str
     service_cidr: str
     cluster_domain: str = "cluster.local"
+    #: the ClusterIP of default/kubernetes as read from the cluster; derived from service_cidr when empty
+    kubernetes_service_ip: str = ""
     edge_virtual_addr: str = certs.DEFAULT_EDGE_VIRTUAL_ADDR
     #: kube-system/kube-proxy DaemonSet and ConfigMap bodies; None when the cluster has none
     kube_proxy_daemonset: dict[str, Any] | None = None
@@ -190,7 +192,7 @@ def certificate_names(facts: ChartFacts) -> certs.Names:
     return certs.Names(namespace=facts.namespace, cluster_domain=facts.cluster_domain,
                        tunnel_hosts=(public_host(facts.public_address), *facts.tunnel_sans),
                        edge_virtual_addr=facts.edge_virtual_addr,
-                       kubernetes_service_ip=kubernetes_service_ip(facts.service_cidr))
+                       kubernetes_service_ip=facts.kubernetes_service_ip or kubernetes_service_ip(facts.service_cidr))
 
 
 def _kube_proxy_configuration(data: Mapping[str, str]) -> tuple[str, dict[str, Any]] | None:
@@ -279,7 +281,7 @@ def compute_values(facts: ChartFacts, material: certs.Material) -> ComputedValue
     live_info = (facts.edge_info or {}).get("data") or {}
     values: dict[str, Any] = {
         "cluster": {"caCert": facts.ca_pem, "domain": facts.cluster_domain,
-                    "kubernetesServiceIP": kubernetes_service_ip(facts.service_cidr)},
+                    "kubernetesServiceIP": facts.kubernetes_service_ip or kubernetes_service_ip(facts.service_cidr)},
         "edgeVirtualAddr": facts.edge_virtual_addr,
         "tunnelCloud": tunnel,
         "edgeHealth": {"hmacKey": material.hmac_key},

@@ -161,7 +161,8 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
     kube_proxy = cluster.get(KUBE_PROXY)
     chart_facts = chart.ChartFacts(
         public_address=public_address, ca_pem=facts.ca_pem, service_cidr=facts.service_cidr,
-        cluster_domain=facts.cluster_domain, kube_proxy_daemonset=kube_proxy,
+        cluster_domain=facts.cluster_domain, kubernetes_service_ip=facts.kubernetes_service_ip,
+        kube_proxy_daemonset=kube_proxy,
         kube_proxy_configmap=cluster.get(ObjectRef(CONFIG_MAP, "kube-proxy", "kube-system")) if kube_proxy else None,
         edge_info=edge_info,
         control_plane_nodes=any(_any(cluster, NODE, label) for label in CONTROL_PLANE_LABELS),

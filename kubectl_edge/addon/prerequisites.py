@@ -19,6 +19,10 @@ from kubectl_edge.record import MANAGED_BY
 RBAC_API = "rbac.authorization.k8s.io/v1"
 BOOTSTRAP_GROUP = bootstrap_token.DEFAULT_GROUP
 NODES_GROUP = "system:nodes"
+#: Where a node reads the CA its kubelet must trust for client certificates, when that is not the cluster CA.
+KUBELET_CLIENT_CA_NAME = "kubectl-edge-kubelet-client-ca"
+KUBELET_CLIENT_CA_NAMESPACE = "kube-system"
+KUBELET_CLIENT_CA_KEY = "ca.crt"
 
 
 class WhenPresent(str, Enum):
@@ -44,6 +48,10 @@ class ClusterFacts:
     cluster_info_server: str
     control_plane_endpoint: str
     notes: tuple[str, ...] = field(default=())
+    #: the ClusterIP of default/kubernetes as read from the cluster ("" when not read)
+    kubernetes_service_ip: str = ""
+    #: the API server's client CA(s) when they are not the serving CA (k3s, RKE2); "" when they are the same
+    kubelet_client_ca_pem: str = ""
 
     @property
     def kubelet_config_name(self) -> str:
@@ -143,8 +151,28 @@ def _binding(kind: str, name: str, namespace: str | None, role_kind: str, role: 
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": k, "name": n} for k, n in subjects]}
 
 
+def kubelet_client_ca(facts: ClusterFacts) -> list[Desired]:
+    """On a cluster whose client CA is not its serving CA: the client CA, readable with a bootstrap token.
+
+    The API server authenticates to kubelets (logs, exec, port-forward) with a certificate of its client
+    CA, so a kubelet that trusts only cluster-info's CA (the serving CA) answers it 401. edgeadm join reads
+    this ConfigMap and points the kubelet's client CA file at its content.
+    """
+    if not facts.kubelet_client_ca_pem:
+        return []
+    name, namespace = KUBELET_CLIENT_CA_NAME, KUBELET_CLIENT_CA_NAMESPACE
+    role = f"kubectl-edge:{name}"
+    return [
+        Desired({"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(name, namespace),
+                 "data": {KUBELET_CLIENT_CA_KEY: facts.kubelet_client_ca_pem}}, WhenPresent.add_missing_keys),
+        Desired(_role(role, namespace, [name])),
+        Desired(_binding("RoleBinding", role, namespace, "Role", role,
+                         [("Group", BOOTSTRAP_GROUP), ("Group", NODES_GROUP)])),
+    ]
+
+
 def desired_prerequisites(facts: ClusterFacts) -> list[Desired]:
-    """Every object of SPEC 2.1, in the order addon creates them."""
+    """Every object of SPEC 2.1, in the order addon creates them (and the kubelet client CA where it differs)."""
     kubelet_cm = facts.kubelet_config_name
     kubelet_role = f"kubeadm:{kubelet_cm}"
     nodes_and_bootstrap = [("Group", BOOTSTRAP_GROUP), ("Group", NODES_GROUP)]
@@ -179,4 +207,5 @@ def desired_prerequisites(facts: ClusterFacts) -> list[Desired]:
         Desired(_binding("ClusterRoleBinding", "kubeadm:node-autoapprove-certificate-rotation", None, "ClusterRole",
                          "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
                          [("Group", NODES_GROUP)])),
+        *kubelet_client_ca(facts),
     ]

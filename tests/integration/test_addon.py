@@ -424,3 +424,65 @@ def test_dry_run_prints_the_plan_and_changes_nothing(bare_cluster) -> None:  # t
     assert actions[("Namespace", None, "kube-public")] == "keep"
     assert persisted_writes_since(bare_cluster, mark) == []
     assert diff_snapshots(before, snapshot(bare_cluster)) == []
+
+
+def _foreign_ca(tmp_path: Path, common_name: str) -> tuple[Path, Path]:
+    """A CA (and its key) that did not sign the API server's certificate, such as a cluster's client CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / f"{common_name}.crt", tmp_path / f"{common_name}.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_a_ca_that_did_not_sign_the_serving_certificate_is_refused_and_nothing_changes(  # type: ignore[no-untyped-def]
+        tmp_path: Path, bare_cluster) -> None:
+    client_ca, client_key = _foreign_ca(tmp_path, "cluster-client-ca")
+    before = snapshot(bare_cluster)
+    mark = audit_mark(bare_cluster)
+    result = run_plugin(bare_cluster.kubeconfig, "addon", "--ca-cert", str(client_ca), "--ca-key", str(client_key))
+    assert result.returncode == 1, result.stderr
+    assert f"the CA certificate from --ca-cert {client_ca} does not verify the certificate the API server" \
+        in result.stderr
+    # The hint names the CA that did sign it (the local cluster's CA is CN=kubernetes).
+    assert "its issuer: CN=kubernetes" in result.stderr
+    assert persisted_writes_since(bare_cluster, mark) == []
+    assert diff_snapshots(before, snapshot(bare_cluster)) == []
+
+
+def test_a_ca_key_without_ca_cert_is_checked_against_the_kubeconfigs_ca(tmp_path: Path, bare_cluster) -> None:  # type: ignore[no-untyped-def]
+    _, stray_key = _foreign_ca(tmp_path, "stray")
+    mark = audit_mark(bare_cluster)
+    result = run_plugin(bare_cluster.kubeconfig, "addon", "--ca-key", str(stray_key))
+    assert result.returncode == 1
+    assert "is not the key of the CA certificate from the kubeconfig" in result.stderr
+    assert "no --ca-cert was given, so the CA is the kubeconfig's (CN=kubernetes)" in result.stderr
+    assert "belongs to --ca-cert" not in result.stderr
+    assert persisted_writes_since(bare_cluster, mark) == []
+
+
+def test_the_api_server_names_its_service_range_to_a_dry_run_and_stores_nothing(bare_cluster) -> None:  # type: ignore[no-untyped-def]
+    from kubectl_edge.addon.facts import kubernetes_service_ip, range_by_dry_run
+    from kubectl_edge.cluster.client import connect
+    from kubectl_edge.cluster.kubeconfig import ConnectionOverrides
+
+    before = snapshot(bare_cluster)
+    with connect(ConnectionOverrides(kubeconfig=bare_cluster.kubeconfig)) as cluster:
+        cluster_ip = kubernetes_service_ip(cluster)
+        assert cluster_ip == localcluster.KUBERNETES_SERVICE_IP
+        assert range_by_dry_run(cluster, cluster_ip) == localcluster.SERVICE_CIDR
+        assert cluster.writes == 0
+    assert diff_snapshots(before, snapshot(bare_cluster)) == []
