@@ -189,6 +189,66 @@ def test_servicegroup_resources_are_accepted(setup):
         setup.kubectl("delete", "-n", "default", "dg/chart-test-dg", "sg/chart-test-sg", "--ignore-not-found")
 
 
+def _workload(image: str, replicas: int) -> dict[str, Any]:
+    """A Deployment/StatefulSet spec as a templatePool entry holds it (metadata of the pod template included)."""
+    return {"replicas": replicas, "selector": {"matchLabels": {"appGrid": "echo"}},
+            "template": {"metadata": {"creationTimestamp": None, "labels": {"appGrid": "echo"}},
+                         "spec": {"containers": [{"name": "echo", "image": image}]}}}
+
+
+@pytest.mark.parametrize("kind", ["DeploymentGrid", "StatefulSetGrid"])
+def test_canary_grids_are_accepted_and_status_is_written(setup, kind):
+    """SuperEdge's canary example: two templates in templatePool, each site given one; status via /status."""
+    plural = {"DeploymentGrid": "deploymentgrids", "StatefulSetGrid": "statefulsetgrids"}[kind]
+    name = f"canary-{plural}"
+    grid = {"apiVersion": "superedge.io/v1", "kind": kind, "metadata": {"name": name, "namespace": "default"},
+            "spec": {"defaultTemplateName": "test1", "autoDeleteUnusedTemplate": False, "gridUniqKey": "zone",
+                     "template": _workload("superedge/echoserver:2.2", 1),
+                     "templatePool": {"test1": _workload("superedge/echoserver:2.2", 2),
+                                      "test2": _workload("superedge/echoserver:2.3", 3)},
+                     "templates": {"zone1": "test1", "zone2": "test2"}}}
+    if kind == "StatefulSetGrid":
+        for spec in (grid["spec"]["template"], *grid["spec"]["templatePool"].values()):
+            spec["serviceName"] = "echo"
+    try:
+        created = json.loads(setup.kubectl("create", "-o", "json", "-f", "-", input=json.dumps(grid)).stdout)
+        # nothing pruned: the pod templates' metadata (labels) in templatePool are kept whole
+        assert created["spec"]["templatePool"]["test2"]["template"]["metadata"]["labels"] == {"appGrid": "echo"}
+        assert created["spec"]["templatePool"]["test2"]["replicas"] == 3
+        assert created["spec"]["templates"] == {"zone1": "test1", "zone2": "test2"}
+
+        # the controller's UpdateStatus is a PUT of .../status; status in a spec update is ignored
+        states = {"zone1": {"replicas": 2, "readyReplicas": 2}, "zone2": {"replicas": 3, "readyReplicas": 1}}
+        status_update = {**created, "status": {"states": states}}
+        written = json.loads(setup.kubectl("replace", "--subresource=status", "-o", "json", "-f", "-",
+                                           input=json.dumps(status_update)).stdout)
+        assert written["status"] == {"states": states}
+        assert written["metadata"]["generation"] == created["metadata"]["generation"]
+        spec_update = {**written, "status": {"states": {}}}
+        spec_update["spec"] = {**written["spec"], "templates": {"zone1": "test2"}}
+        replaced = json.loads(setup.kubectl("replace", "-o", "json", "-f", "-",
+                                            input=json.dumps(spec_update)).stdout)
+        assert replaced["status"] == {"states": states}
+        assert replaced["spec"]["templates"] == {"zone1": "test2"}
+    finally:
+        setup.kubectl("delete", "-n", "default", f"{plural}/{name}", "--ignore-not-found")
+
+
+def test_servicegrid_status_is_written_through_the_subresource(setup):
+    grid = {"apiVersion": "superedge.io/v1", "kind": "ServiceGrid",
+            "metadata": {"name": "status-sg", "namespace": "default"},
+            "spec": {"gridUniqKey": "zone", "template": {"selector": {"appGrid": "echo"},
+                                                         "ports": [{"port": 80, "protocol": "TCP"}]}}}
+    try:
+        created = json.loads(setup.kubectl("create", "-o", "json", "-f", "-", input=json.dumps(grid)).stdout)
+        status = {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}
+        written = json.loads(setup.kubectl("replace", "--subresource=status", "-o", "json", "-f", "-",
+                                           input=json.dumps({**created, "status": status})).stdout)
+        assert written["status"] == status
+    finally:
+        setup.kubectl("delete", "-n", "default", "sg/status-sg", "--ignore-not-found")
+
+
 def test_nodes_joining_may_read_edge_info_and_nothing_else(setup):
     def can(verb: str, what: str) -> bool:
         result = setup.kubectl("auth", "can-i", verb, what, "-n", "edge-system", *BOOTSTRAPPER, check=False)

@@ -1,5 +1,5 @@
-"""What SuperEdge's binaries read from the rendered chart: tunnel-cloud's TOML configuration (real helm 3 and 4,
-no cluster)."""
+"""What SuperEdge's binaries read from the rendered chart: tunnel-cloud's TOML configuration and the CRD files
+application-grid-controller applies (real helm 3 and 4, no cluster)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 from typing import Any
 
 import pytest
-from chartkit import ca_pair, computed, facts
+import yaml
+from chartkit import REPO, ca_pair, computed, facts
 from test_chart_render import helm_bin, render, write_values  # noqa: F401  (the fixture)
 
 from kubectl_edge.addon import chart
@@ -28,6 +29,13 @@ CLOUD_KEYS = {
     "stream": {"server", "register"},
     "egress": {"port"}, "http_proxy": {"port"}, "ssh": {"port"},
 }
+
+
+CHART = REPO / "helm" / "superedge-addon"
+#: Where application-grid-controller reads the CRDs it creates or updates (its prepare/crd.go).
+MANIFESTS = "/etc/superedge/application-grid-controller/manifests"
+CRD_FILES = ("superedge.io_deploymentgrids.yaml", "superedge.io_servicegrids.yaml",
+             "superedge.io_statefulsetgrids.yaml")
 
 
 def parse_toml(text: str) -> dict[str, Any]:
@@ -89,3 +97,23 @@ def test_tls_values_are_rendered_and_checked(helm_bin, tmp_path):  # noqa: F811
                 "tunnelCloud.tls.minVersion=VersionTLS10"):
         with pytest.raises(chart.HelmFailed, match="tls"):
             cloud_conf(helm_bin, tmp_path, bad)
+
+
+def test_controller_reads_the_charts_own_crds(helm_bin, tmp_path):  # noqa: F811
+    values, _ = computed(facts(ca_pair()[0]), None)
+    objects = render(helm_bin, [write_values(tmp_path, values)])
+    data = objects[("ConfigMap", "application-grid-controller-crds")]["data"]
+    assert sorted(data) == sorted(CRD_FILES)
+    for name in CRD_FILES:
+        text = (CHART / "crds" / name).read_text()
+        assert yaml.safe_load(data[name]) == yaml.safe_load(text), name
+        # the controller runs each file through Go's text/template before it decodes it
+        assert "{{" not in text and "}}" not in text
+        crd = yaml.safe_load(text)
+        for version in crd["spec"]["versions"]:
+            assert version["subresources"] == {"status": {}}, name
+    pod = objects[("Deployment", "application-grid-controller")]["spec"]["template"]["spec"]
+    (mount,) = pod["containers"][0]["volumeMounts"]
+    assert mount["mountPath"] == MANIFESTS and mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == "application-grid-controller-crds"
