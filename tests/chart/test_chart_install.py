@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -325,3 +328,46 @@ def test_keys_the_chart_generates_survive_an_upgrade(setup):
                                  chart.certificate_names(live_facts(setup, public_address="edge.example.org")))
     assert kept.generated == ()
     assert chart.run_uninstall(chart.uninstall_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig), setup.env)
+
+
+def readme_commands() -> list[list[str]]:
+    """The commands of the chart README's sh blocks, continuation lines joined, as argv lists."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", (CHART / "README.md").read_text(), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.strip() and not line.strip().startswith("#"):
+                commands.append(shlex.split(line))
+    return commands
+
+
+def test_the_readme_commands_work_as_written(setup, tmp_path):
+    """Each helm command of the README, unchanged, from a directory laid out as it assumes."""
+    commands = readme_commands()
+    assert [argv[:2] for argv in commands] == [["helm", "upgrade"], ["helm", "template"], ["helm", "install"],
+                                               ["helm", "uninstall"]]
+    (tmp_path / "helm").mkdir()
+    (tmp_path / "helm" / "superedge-addon").symlink_to(CHART)
+    shutil.copy(setup.cluster.ca_cert, tmp_path / "ca.crt")
+    # helm template runs where no cluster is known at all; helm install --dry-run asks the cluster's version
+    offline = {**setup.env, "KUBECONFIG": str(tmp_path / "no-such-kubeconfig"), "HOME": str(tmp_path)}
+    online = {**setup.env, "KUBECONFIG": setup.cluster.kubeconfig}
+
+    def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        assert argv[0] == "helm"
+        result = subprocess.run([setup.helm.path, *argv[1:]], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, f"{shlex.join(argv)}: {result.stderr}"
+        return result
+
+    upgrade, template, dry_run, uninstall = commands
+    rendered = run(template, offline).stdout
+    assert "name: tunnel-cloud-conf" in rendered and "kind: MutatingWebhookConfiguration" in rendered
+    before = snapshot(setup.cluster)
+    rendered = run(dry_run, online).stdout
+    assert "name: tunnel-cloud-conf" in rendered and "kind: MutatingWebhookConfiguration" in rendered
+    assert diff_snapshots(before, snapshot(setup.cluster)) == []
+
+    run(upgrade, online)
+    assert setup.get("-n", "edge-system", "deployment", "tunnel-cloud")["metadata"]["name"] == "tunnel-cloud"
+    run(uninstall, online)
+    assert setup.kubectl("get", "-n", "edge-system", "deployment", "tunnel-cloud", check=False).returncode != 0

@@ -255,8 +255,10 @@ def test_managed_cluster_versions_satisfy_kube_version(helm_bin, ca, tmp_path):
     files = [write_values(tmp_path, values)]
     assert render(helm_bin, files, kube_version="v1.30.4-eks-a737599")
     assert render(helm_bin, files, kube_version="v1.22.0")
-    with pytest.raises(chart.HelmFailed, match="kubeVersion"):
-        render(helm_bin, files, kube_version="v1.21.14")
+    # an older version given (or a cluster's own) is refused; only helm's bare default is let through
+    for old in ("v1.21.14", "v1.20.1", "v1.19.0"):
+        with pytest.raises(chart.HelmFailed, match="needs Kubernetes 1.22 or later; this cluster runs " + old):
+            render(helm_bin, files, kube_version=old)
 
 
 def test_a_missing_public_host_is_named(helm_bin, ca, tmp_path):

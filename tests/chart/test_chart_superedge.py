@@ -1,10 +1,11 @@
-"""What SuperEdge's binaries read from the rendered chart: tunnel-cloud's TOML configuration and the CRD files
-application-grid-controller applies (real helm 3 and 4, no cluster)."""
+"""What SuperEdge's binaries read from the rendered chart: tunnel-cloud's TOML configuration, the CRD files
+application-grid-controller applies, and the kube version check (real helm 3 and 4, no cluster)."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -117,3 +118,14 @@ def test_controller_reads_the_charts_own_crds(helm_bin, tmp_path):  # noqa: F811
     assert mount["mountPath"] == MANIFESTS and mount["readOnly"] is True
     (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     assert volume["configMap"]["name"] == "application-grid-controller-crds"
+
+
+def test_helms_default_kube_version_renders(helm_bin, tmp_path):  # noqa: F811
+    """No --kube-version and no cluster: helm's default version (v1.20.0 in builds without release flags)."""
+    tool, env = helm_bin
+    values, _ = computed(facts(ca_pair()[0]), None)
+    argv = [tool.path, "template", "superedge-addon", str(CHART), "-n", "edge-system",
+            "--values", str(write_values(tmp_path, values))]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "name: tunnel-cloud-conf" in result.stdout

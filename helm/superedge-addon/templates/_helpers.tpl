@@ -214,3 +214,17 @@ so the CA in one object and the certificate it signed in another always match. `
 {{- $value }}
 {{- end }}
 {{- end }}
+
+{{/*
+The cluster must run Kubernetes 1.22 or later ("-0" lets managed clusters' versions such as
+v1.30.4-eks-... match). Without a cluster (helm template, helm install --dry-run) helm renders with its own
+default version, v1.20.0 in builds without release flags: only that exact default, and only when no cluster
+answers (lookup is empty), is let through; a version given with --kube-version or a cluster's own is checked.
+*/}}
+{{- define "superedge-addon.kubeVersion" -}}
+{{- $version := .Capabilities.KubeVersion.Version }}
+{{- $helmDefault := and (eq $version "v1.20.0") (not (lookup "v1" "Service" "default" "kubernetes")) }}
+{{- if and (semverCompare "<1.22.0-0" $version) (not $helmDefault) }}
+{{- fail (printf "superedge-addon needs Kubernetes 1.22 or later; this cluster runs %s" $version) }}
+{{- end }}
+{{- end }}
