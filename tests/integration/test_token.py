@@ -469,7 +469,7 @@ def test_probe_tokens_of_addon_are_not_listed_as_usable(signing: Any) -> None:
     (["create", "--print-join-command", "--public-address", "http://x:1"], 1, "--public-address: "),
     (["create", "--print-join-command", "--ca-cert", "/nonexistent/ca.crt"], 1, "cannot read --ca-cert"),
     (["create", "--print-join-command", "--install-pkg-path", ""], 2, "the path is empty"),
-    (["delete", "abc"], 2, "invalid bootstrap token ID 'abc'"),
+    (["delete", "abc"], 2, "invalid bootstrap token ID: it has 3 characters, not 6"),
     (["delete"], 2, "Missing argument"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(signing: Any, args: list[str], code: int, expected: str) -> None:
