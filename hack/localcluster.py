@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
 """A real local Kubernetes control plane on loopback: etcd, kube-apiserver, controller manager, scheduler.
 
-    hack/localcluster.py up   --dir DIR [--flavour kubeadm|bare] [--no-signer]
+    hack/localcluster.py up   --dir DIR [--flavour kubeadm|bare] [--pki shared|split] [--no-signer]
     hack/localcluster.py down --dir DIR
     hack/localcluster.py env  --dir DIR
 
 Fresh PKI is made with ``cryptography`` in DIR/pki; DIR/admin.kubeconfig is a cluster-admin kubeconfig;
-write requests are audited to DIR/audit.log. Processes run in their own sessions and are remembered by
-pid files in DIR/run, so ``down`` stops exactly them even after the caller died. The test fixtures use
-this module too (``start``/``stop``).
+write requests are audited to DIR/audit.log. Processes run in their own sessions and are remembered by pid
+files in DIR/run, so ``down`` stops exactly them even after the caller died. The test fixtures use this
+module too (``start``/``stop``).
+
+Every process (components and kubeadm) runs in a mount namespace of its own whose /etc/resolv.conf and
+/etc/hosts are DIR/etc's: the name server is loopback and the hosts file names localhost and the
+control-plane node, so no DNS query leaves the machine.
+
+With ``--pki split`` the PKI is laid out as k3s and RKE2 lay it out: a server CA (DIR/pki/ca.crt, the one
+kubeconfigs carry) signs the API server's serving certificate, and a separate client CA
+(DIR/pki/client-ca.crt) signs every client certificate, the ones the controller manager issues to kubelets
+included.
 """
 
 from __future__ import annotations
@@ -85,6 +94,8 @@ class LocalCluster:
     kcm_port: int
     scheduler_port: int = 0
     bootstrap_token_auth: bool = True
+    #: "shared": one CA for everything (kubeadm); "split": a server CA and a client CA (k3s, RKE2)
+    pki: str = "shared"
 
     @property
     def server(self) -> str:
@@ -101,6 +112,15 @@ class LocalCluster:
     @property
     def ca_key(self) -> str:
         return str(Path(self.dir) / "pki" / "ca.key")
+
+    @property
+    def client_ca_cert(self) -> str:
+        """The CA the API server and kubelets trust for client certificates (``ca_cert`` when not split)."""
+        return str(Path(self.dir) / "pki" / ("client-ca.crt" if self.pki == "split" else "ca.crt"))
+
+    @property
+    def client_ca_key(self) -> str:
+        return str(Path(self.dir) / "pki" / ("client-ca.key" if self.pki == "split" else "ca.key"))
 
     @property
     def audit_log(self) -> str:
@@ -135,8 +155,11 @@ def _write(path: Path, data: bytes, mode: int = 0o600) -> None:
         handle.write(data)
 
 
-def make_pki(pki: Path) -> dict[str, bytes]:
-    """Create the CA, serving, client and service-account keys; return PEMs for the kubeconfigs."""
+def make_pki(pki: Path, split: bool = False) -> dict[str, bytes]:
+    """Create the CA, serving, client and service-account keys; return PEMs for the kubeconfigs.
+
+    With ``split`` the client certificates are signed by a second CA (client-ca.crt), not by ca.crt.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -147,32 +170,40 @@ def make_pki(pki: Path) -> dict[str, bytes]:
     pkcs8 = serialization.PrivateFormat.PKCS8
     none = serialization.NoEncryption()
 
-    # The CA is RSA, as kubeadm makes it; leaves are P-256 to keep start-up fast.
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=True,
-                                     crl_sign=True, content_commitment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    _write(pki / "ca.crt", ca_cert.public_bytes(pem), 0o644)
-    _write(pki / "ca.key", ca_key.private_bytes(pem, pkcs8, none))
+    def make_ca(name: str, common_name: str) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+        # The CA is RSA, as kubeadm makes it; leaves are P-256 to keep start-up fast.
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        certificate = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=True,
+                                         crl_sign=True, content_commitment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False, decipher_only=False),
+                           critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        _write(pki / f"{name}.crt", certificate.public_bytes(pem), 0o644)
+        _write(pki / f"{name}.key", key.private_bytes(pem, pkcs8, none))
+        return certificate, key
+
+    # k3s names its CAs "k3s-server-ca@..." and "k3s-client-ca@..."; one CA is "kubernetes", as kubeadm's.
+    ca_cert, ca_key = make_ca("ca", "kubernetes-server-ca" if split else "kubernetes")
+    client_ca_cert, client_ca_key = make_ca("client-ca", "kubernetes-client-ca") if split else (ca_cert, ca_key)
 
     def leaf(name: str, common_name: str, organisations: list[str], server: bool,
              sans: list[x509.GeneralName] | None = None) -> tuple[bytes, bytes]:
+        issuer, issuer_key = (ca_cert, ca_key) if server else (client_ca_cert, client_ca_key)
+        issuer_ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         key = ec.generate_private_key(ec.SECP256R1())
         attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organisations]
         attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (
-            x509.CertificateBuilder().subject_name(x509.Name(attributes)).issuer_name(ca_name)
+            x509.CertificateBuilder().subject_name(x509.Name(attributes)).issuer_name(issuer.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -181,11 +212,12 @@ def make_pki(pki: Path) -> dict[str, bytes]:
                                          key_agreement=False, encipher_only=False, decipher_only=False),
                            critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+                           critical=False)
         )
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
+        cert = builder.sign(issuer_key, hashes.SHA256())
         cert_pem, key_pem = cert.public_bytes(pem), key.private_bytes(pem, pkcs8, none)
         _write(pki / f"{name}.crt", cert_pem, 0o644)
         _write(pki / f"{name}.key", key_pem)
@@ -266,12 +298,42 @@ def _pid_file(root: Path, name: str) -> Path:
     return root / "run" / f"{name}.pid"
 
 
+#: Bind-mounts the two files given, then runs the rest of the arguments; the script is fixed, data are arguments.
+_RESOLVER_SCRIPT = 'mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /etc/hosts && shift 2 && exec "$@"'
+#: The node name kubeadm's InitConfiguration gives; resolved from the hosts file, never by a name server.
+CONTROL_PLANE_NODE = "control-plane"
+
+
+def resolver_files(root: Path) -> tuple[Path, Path]:
+    """DIR/etc/resolv.conf (a loopback name server that answers nothing) and DIR/etc/hosts."""
+    etc = root / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    resolv, hosts = etc / "resolv.conf", etc / "hosts"
+    # Nothing listens on 127.0.0.1:53 here: a lookup fails at once instead of asking the machine's name server.
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    hosts.write_text(f"127.0.0.1 localhost {CONTROL_PLANE_NODE}\n::1 localhost\n")
+    return resolv, hosts
+
+
+def with_own_resolver(root: Path, argv: list[str]) -> list[str]:
+    """``argv`` run in a mount namespace of its own whose /etc/resolv.conf and /etc/hosts are DIR/etc's.
+
+    The pid stays the command's (unshare and sh exec it), so pid files and ``_is_ours`` keep working. Without
+    root, a user namespace gives the mount namespace.
+    """
+    resolv, hosts = resolver_files(root)
+    unshare = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        unshare.insert(1, "--map-root-user")
+    return [*unshare, "--", "sh", "-c", _RESOLVER_SCRIPT, "own-resolver", str(resolv), str(hosts), *argv]
+
+
 def _spawn(root: Path, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
     (root / "logs").mkdir(parents=True, exist_ok=True)
     (root / "run").mkdir(parents=True, exist_ok=True)
     with open(root / "logs" / f"{name}.log", "ab") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=root)
+        process = subprocess.Popen(with_own_resolver(root, argv), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=root)
     _pid_file(root, name).write_text(f"{process.pid}\n")
     return process
 
@@ -348,6 +410,9 @@ def _reap(pid: int) -> None:
 
 # --- cluster ---------------------------------------------------------------------------------------------
 
+PKI_LAYOUTS = ("shared", "split")
+
+
 def _admin_context(root: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(root / "pki" / "ca.crt"))
     context.load_cert_chain(str(root / "pki" / "admin.crt"), str(root / "pki" / "admin.key"))
@@ -355,10 +420,12 @@ def _admin_context(root: Path) -> ssl.SSLContext:
 
 
 def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path | None = None,
-          bootstrap_token_auth: bool = True) -> LocalCluster:
+          bootstrap_token_auth: bool = True, pki: str = "shared") -> LocalCluster:
     """Start a cluster in ``root`` (which must not hold a running one) and wait until it works."""
     if flavour not in ("bare", "kubeadm"):
         raise ValueError(f"unknown flavour {flavour!r}")
+    if pki not in PKI_LAYOUTS:
+        raise ValueError(f"unknown PKI layout {pki!r}")
     binaries = bin_dir or build_binaries.binary_dir()
     if not build_binaries.is_built(binaries):
         raise ClusterStartError(f"the control-plane binaries are not built in {binaries}: "
@@ -370,7 +437,7 @@ def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path 
     cluster = LocalCluster(dir=str(root), flavour=flavour, signer=signer, bin_dir=str(binaries),
                            api_port=free_port(), etcd_port=free_port(), kcm_port=free_port(),
                            scheduler_port=free_port(),
-                           bootstrap_token_auth=bootstrap_token_auth)
+                           bootstrap_token_auth=bootstrap_token_auth, pki=pki)
     try:
         _start(root, cluster)
     except BaseException:
@@ -381,7 +448,7 @@ def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path 
 
 def _start(root: Path, cluster: LocalCluster) -> None:
     pki = root / "pki"
-    pems = make_pki(pki)
+    pems = make_pki(pki, split=cluster.pki == "split")
     _write(root / "admin.kubeconfig",
            kubeconfig(cluster.server, pems["ca"], "kubernetes-admin", pems["admin.crt"], pems["admin.key"]).encode())
     _write(root / "controller-manager.kubeconfig",
@@ -417,7 +484,7 @@ def _start(root: Path, cluster: LocalCluster) -> None:
         "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
         f"--cert-dir={pki}",
         f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-        f"--client-ca-file={pki / 'ca.crt'}",
+        f"--client-ca-file={cluster.client_ca_cert}",
         f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
         f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
         "--kubelet-preferred-address-types=InternalIP,Hostname",
@@ -454,8 +521,9 @@ def _start(root: Path, cluster: LocalCluster) -> None:
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}",
-        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        # Kubelets' client certificates come from the client CA (the same CA unless the PKI is split).
+        f"--cluster-signing-cert-file={cluster.client_ca_cert}",
+        f"--cluster-signing-key-file={cluster.client_ca_key}",
         f"--cluster-name={CLUSTER_NAME}",
         "--leader-elect=false",
         "--profiling=false",
@@ -503,10 +571,11 @@ def seed_kubeadm(root: Path, cluster: LocalCluster) -> None:
     from the admin kubeconfig's ``https://127.0.0.1:PORT`` as on clusters whose admins reach the API
     server by another name than the nodes do.
     """
+    version = kubeadm_version(root, cluster)
     config = root / "kubeadm.yaml"
     config.write_text(KUBEADM_CONFIG.format(port=cluster.api_port, service_cidr=SERVICE_CIDR, pod_cidr=POD_CIDR,
-                                            domain=CLUSTER_DOMAIN, cluster_name=CLUSTER_NAME,
-                                            version=build_binaries.KUBERNETES_VERSION))
+                                            domain=CLUSTER_DOMAIN, cluster_name=CLUSTER_NAME, version=version,
+                                            api_version=kubeadm_api_version(version), node=CONTROL_PLANE_NODE))
     admin = json.loads((root / "admin.kubeconfig").read_text())
     admin["clusters"][0]["cluster"]["server"] = f"https://localhost:{cluster.api_port}"
     _write(root / "kubeadm-admin.kubeconfig", json.dumps(admin).encode())
@@ -517,28 +586,57 @@ def seed_kubeadm(root: Path, cluster: LocalCluster) -> None:
         ["addon", "coredns"],
         ["addon", "kube-proxy"],
     ]
+    # Before 1.31, upload-config kubelet also annotates the control-plane Node with its CRI socket and waits
+    # for that Node: give it one for the phase and take it away again (the cluster has no nodes otherwise).
+    stand_in = minor_of(version) < (1, 31)
     for phase in phases:
+        if stand_in and phase == ["upload-config", "kubelet"]:
+            cluster.kubectl("create", "-f", "-", input=json.dumps(
+                {"apiVersion": "v1", "kind": "Node", "metadata": {"name": CONTROL_PLANE_NODE}}))
         argv = [cluster.binary("kubeadm"), "init", "phase", *phase, f"--config={config}",
                 f"--kubeconfig={root / 'kubeadm-admin.kubeconfig'}", "--v=1"]
         with open(root / "logs" / "kubeadm.log", "ab") as log:
-            result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=root, timeout=120)
+            result = subprocess.run(with_own_resolver(root, argv), stdout=log, stderr=subprocess.STDOUT, cwd=root,
+                                    timeout=120)
+        if stand_in and phase == ["upload-config", "kubelet"]:
+            cluster.kubectl("delete", "node", CONTROL_PLANE_NODE, "--wait=true")
         if result.returncode != 0:
             raise ClusterStartError(f"kubeadm init phase {' '.join(phase)} failed:\n{log_tail(root, 'kubeadm')}")
 
 
+def minor_of(version: str) -> tuple[int, int]:
+    """(major, minor) of ``v1.30.14``."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()))
+
+
+def kubeadm_version(root: Path, cluster: LocalCluster) -> str:
+    """The version of the kubeadm binary (``v1.37.2``), which decides its configuration's format."""
+    result = subprocess.run(with_own_resolver(root, [cluster.binary("kubeadm"), "version", "-o", "short"]),
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode != 0 or not result.stdout.strip().startswith("v"):
+        raise ClusterStartError(f"kubeadm version failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def kubeadm_api_version(version: str) -> str:
+    """The kubeadm configuration API of that kubeadm: v1beta4 from 1.31 on, v1beta3 before."""
+    return "kubeadm.k8s.io/v1beta4" if minor_of(version) >= (1, 31) else "kubeadm.k8s.io/v1beta3"
+
+
 KUBEADM_CONFIG = """\
-apiVersion: kubeadm.k8s.io/v1beta4
+apiVersion: {api_version}
 kind: InitConfiguration
 localAPIEndpoint:
   advertiseAddress: 198.18.255.254
   bindPort: {port}
 nodeRegistration:
-  name: control-plane
+  name: {node}
   criSocket: unix:///run/containerd/containerd.sock
 skipPhases: []
 bootstrapTokens: []
 ---
-apiVersion: kubeadm.k8s.io/v1beta4
+apiVersion: {api_version}
 kind: ClusterConfiguration
 kubernetesVersion: {version}
 clusterName: {cluster_name}
@@ -568,9 +666,9 @@ def stop(root: Path, remove: bool = True) -> None:
 
 
 @contextlib.contextmanager
-def running(root: Path, flavour: str = "bare", signer: bool = True) -> Iterator[LocalCluster]:
+def running(root: Path, flavour: str = "bare", signer: bool = True, pki: str = "shared") -> Iterator[LocalCluster]:
     """A cluster for the duration of a ``with`` block."""
-    cluster = start(root, flavour, signer)
+    cluster = start(root, flavour, signer, pki=pki)
     try:
         yield cluster
     finally:
@@ -583,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start a cluster in DIR")
     up.add_argument("--dir", required=True, type=Path)
     up.add_argument("--flavour", choices=["bare", "kubeadm"], default="bare")
+    up.add_argument("--pki", choices=PKI_LAYOUTS, default="shared",
+                    help="split: a server CA for the serving certificate, a client CA for client certificates "
+                         "(as k3s and RKE2)")
     up.add_argument("--no-signer", action="store_true", help="leave the bootstrap signer and token cleaner off")
     up.add_argument("--no-bootstrap-token-auth", action="store_true",
                     help="reject bootstrap tokens, as managed clusters such as EKS do")
@@ -593,12 +694,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             started = time.monotonic()
             cluster = start(args.dir, args.flavour, not args.no_signer,
-                            bootstrap_token_auth=not args.no_bootstrap_token_auth)
+                            bootstrap_token_auth=not args.no_bootstrap_token_auth, pki=args.pki)
         except ClusterStartError as exc:
             print(f"localcluster: {exc}", file=sys.stderr)
             return 1
         print(f"localcluster: {cluster.flavour} cluster up at {cluster.server} in {time.monotonic() - started:.1f} s"
-              f" (signer {'on' if cluster.signer else 'off'})", file=sys.stderr)
+              f" (signer {'on' if cluster.signer else 'off'}, {cluster.pki} PKI)", file=sys.stderr)
         print(f"export KUBECONFIG={cluster.kubeconfig}")
         return 0
     if args.command == "down":

@@ -203,3 +203,59 @@ def test_down_after_the_caller_died_stops_the_processes(tmp_path: Path) -> None:
     subprocess.run([*tool, "down", "--dir", str(root)], check=True, capture_output=True)
     assert not [pid for pid in pids if _running(pid)]
     assert not root.exists()
+
+
+def test_every_component_sees_the_clusters_own_resolver_files(bare_cluster) -> None:  # type: ignore[no-untyped-def]
+    import localcluster
+
+    root = Path(bare_cluster.dir)
+    for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        pid = int((root / "run" / f"{component}.pid").read_text())
+        # /proc/PID/root is the process's view of the file system, its own mount namespace included.
+        assert Path(f"/proc/{pid}/root/etc/resolv.conf").read_text() == (root / "etc" / "resolv.conf").read_text()
+        assert "control-plane" in Path(f"/proc/{pid}/root/etc/hosts").read_text()
+    assert (root / "etc" / "resolv.conf").read_text().startswith("nameserver 127.0.0.1\n")
+    # kubeadm and other short-lived commands run through the same wrapper.
+    seen = subprocess.run(localcluster.with_own_resolver(root, ["cat", "/etc/resolv.conf", "/etc/hosts"]),
+                          capture_output=True, text=True, check=True).stdout
+    assert seen.startswith("nameserver 127.0.0.1\n") and "127.0.0.1 localhost control-plane" in seen
+
+
+def test_split_pki_cluster_has_a_server_ca_and_a_separate_client_ca(tmp_path: Path) -> None:
+    import base64
+
+    import localcluster
+    from clusterkit import kubelet_client_csr
+    from cryptography import x509
+
+    with localcluster.running(tmp_path / "cluster", "bare", pki="split") as cluster:
+        pki = Path(cluster.dir) / "pki"
+        server_ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+        client_ca = x509.load_pem_x509_certificate((pki / "client-ca.crt").read_bytes())
+        assert server_ca.subject != client_ca.subject
+        assert cluster.client_ca_cert == str(pki / "client-ca.crt")
+        serving = x509.load_pem_x509_certificate((pki / "apiserver.crt").read_bytes())
+        serving.verify_directly_issued_by(server_ca)
+        for leaf in ("admin", "apiserver-kubelet-client", "controller-manager", "scheduler"):
+            x509.load_pem_x509_certificate((pki / f"{leaf}.crt").read_bytes()).verify_directly_issued_by(client_ca)
+        # What the API server publishes as its client CA, where addon looks for it.
+        published = admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps/"
+                                           "extension-apiserver-authentication").body["data"]["client-ca-file"]
+        assert published.strip() == (pki / "client-ca.crt").read_text().strip()
+        # Kubelet client certificates come from the client CA.
+        body, name, _ = kubelet_client_csr("split-node")
+        assert admin_request(cluster, "/apis/certificates.k8s.io/v1/certificatesigningrequests", method="POST",
+                             body=body).status == 201
+        approval = {**body, "metadata": {"name": name},
+                    "status": {"conditions": [{"type": "Approved", "status": "True", "reason": "Test",
+                                               "message": "approved by the test"}]}}
+        assert admin_request(cluster, f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/approval",
+                             method="PUT", body=approval).status == 200
+
+        def issued() -> str | None:
+            csr = admin_request(cluster, f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}").body
+            return (csr.get("status") or {}).get("certificate")
+
+        certificate = wait_for(issued, timeout=30)
+        assert certificate
+        x509.load_pem_x509_certificate(base64.b64decode(certificate)).verify_directly_issued_by(client_ca)
