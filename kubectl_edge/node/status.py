@@ -25,8 +25,9 @@ from edge_protocol.duration import short_human_duration
 from kubectl_edge.addon.chart import EDGE_NODE_LABEL, NAMESPACE, RELEASE, owned_by_release
 from kubectl_edge.addon.prerequisites import ClusterFacts, desired_prerequisites
 from kubectl_edge.bootstrap.tokens import Duties, StoredToken, read_tokens, retire_node_tokens
-from kubectl_edge.cluster.client import Cluster
+from kubectl_edge.cluster.client import USER_AGENT, Cluster
 from kubectl_edge.cluster.kinds import DAEMON_SET, DEPLOYMENT, LEASE, NODE, SECRET, ObjectRef
+from kubectl_edge.errors import EdgeError
 from kubectl_edge.record import STATE_REF, State, load_state
 
 Notify = Callable[[str, str], None]
@@ -48,6 +49,10 @@ RELEASE_PAGE_SIZE = 5
 #: Kubernetes' version skew policy: kubelet may be up to three minor versions older than kube-apiserver.
 MAX_KUBELET_MINORS_OLDER = 3
 TOKEN_EXPIRY_WARNING_SECONDS = 3600.0
+#: How many Ready edge kubelets status asks the API server to reach (one request each); the causes of failure
+#: (the client CA, the tunnel) are shared by the nodes, so a sample tells.
+KUBELET_CHECK_LIMIT = 10
+KUBELET_CHECK_TIMEOUT_SECONDS = 10.0
 #: How many names a problem line spells out before it says how many more there are.
 NAMES_SHOWN = 5
 
@@ -254,6 +259,8 @@ class EdgeNode:
     architecture: str | None
     last_heartbeat: datetime.datetime | None
     internal_ip: str | None
+    #: the port the kubelet reported serving on (0: it never reported one, so there is nothing to reach)
+    kubelet_port: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """One entry of ``edgeNodes``."""
@@ -270,13 +277,14 @@ def summarize_node(node: dict[str, Any]) -> EdgeNode:
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
     address = next((a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
     labels = metadata.get("labels") or {}
+    endpoint = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
     return EdgeNode(
         name=str(metadata.get("name", "")),
         ready=str(ready.get("status") or "Unknown") if ready else "Unknown",
         kubelet_version=info.get("kubeletVersion") or None,
         architecture=info.get("architecture") or labels.get("kubernetes.io/arch") or None,
         last_heartbeat=bootstrap_token.parse_api_time(ready.get("lastHeartbeatTime")) if ready else None,
-        internal_ip=address)
+        internal_ip=address, kubelet_port=endpoint if isinstance(endpoint, int) and 0 < endpoint < 65536 else 0)
 
 
 def read_edge_nodes(cluster: Cluster) -> list[EdgeNode]:
@@ -296,8 +304,111 @@ def read_edge_nodes(cluster: Cluster) -> list[EdgeNode]:
             if known is not None and renewed is not None and (known.last_heartbeat is None
                                                                or renewed > known.last_heartbeat):
                 nodes[known.name] = EdgeNode(known.name, known.ready, known.kubelet_version, known.architecture,
-                                             renewed, known.internal_ip)
+                                             renewed, known.internal_ip, known.kubelet_port)
     return sorted(nodes.values(), key=lambda n: n.name)
+
+
+# --- the API server's way to the kubelets (logs, exec, port-forward) --------------------------------------
+
+KUBELET_OK = "ok"
+KUBELET_UNAUTHORIZED = "unauthorized"
+KUBELET_FORBIDDEN = "forbidden"
+KUBELET_UNREACHABLE = "unreachable"
+#: The current user may not use the node proxy: nothing was learnt about the kubelet.
+KUBELET_NOT_CHECKED = "not-checked"
+
+
+@dataclass(frozen=True)
+class KubeletAccess:
+    """Whether the API server reached a node's kubelet through the node proxy, and what it answered."""
+
+    node: str
+    result: str
+    status: int = 0
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``kubeletAccess``."""
+        return {"node": self.node, "result": self.result, "status": self.status, "detail": self.detail}
+
+
+def classify_kubelet_answer(node: str, status: int, body: bytes) -> KubeletAccess:
+    """What the node proxy's answer for the kubelet's ``/healthz`` means.
+
+    401 and 403 come from the kubelet itself (the API server's own authorisation of the admin comes first,
+    and the admin may read nodes/proxy): it rejected the API server's client certificate, or its
+    authorisation webhook denied it. 5xx: the API server could not connect to the kubelet.
+    """
+    detail = body.decode(errors="replace").strip()[:200]
+    if status == 200:
+        return KubeletAccess(node, KUBELET_OK, status)
+    if status == 401:
+        return KubeletAccess(node, KUBELET_UNAUTHORIZED, status, detail)
+    if status == 403:
+        # The API server's own refusal names the resource as nodes/proxy; the kubelet's says subresource=proxy.
+        return KubeletAccess(node, KUBELET_NOT_CHECKED if "nodes/proxy" in detail else KUBELET_FORBIDDEN, status,
+                             detail)
+    return KubeletAccess(node, KUBELET_UNREACHABLE, status, detail)
+
+
+def check_kubelets(cluster: Cluster, nodes: Iterable[EdgeNode], limit: int = KUBELET_CHECK_LIMIT
+                   ) -> list[KubeletAccess]:
+    """Ask the API server for the ``/healthz`` of up to ``limit`` Ready edge kubelets (the node proxy).
+
+    Nodes that are not Ready or never reported a kubelet port are left out: there is no kubelet to reach.
+    """
+    checked = []
+    for node in [n for n in nodes if n.ready == "True" and n.kubelet_port][:limit]:
+        path = f"/api/v1/nodes/{node.name}/proxy/healthz"
+        try:
+            status, body = cluster.api.send("GET", path, {}, {"Accept": "*/*", "User-Agent": USER_AGENT}, None,
+                                            KUBELET_CHECK_TIMEOUT_SECONDS)
+        except EdgeError as exc:
+            checked.append(KubeletAccess(node.name, KUBELET_UNREACHABLE, 0, exc.message))
+            continue
+        except OSError as exc:
+            checked.append(KubeletAccess(node.name, KUBELET_UNREACHABLE, 0, str(exc)))
+            continue
+        checked.append(classify_kubelet_answer(node.name, status, body))
+    return checked
+
+
+def kubelet_problems(accesses: Iterable[KubeletAccess]) -> list[Problem]:
+    """One problem per kind of failure, naming the nodes."""
+    by_result: dict[str, list[str]] = {}
+    for access in accesses:
+        if access.result not in (KUBELET_OK, KUBELET_NOT_CHECKED):
+            by_result.setdefault(access.result, []).append(access.node)
+    problems = []
+    for result, names in sorted(by_result.items()):
+        subject = f"edge node {names[0]}" if len(names) == 1 else f"{len(names)} edge nodes {_names(names)}"
+        verb = "rejects" if len(names) == 1 else "reject"
+        if result == KUBELET_UNAUTHORIZED:
+            problems.append(Problem(
+                "kubelet-rejects-api-server",
+                f"the kubelet of {subject} {verb} the API server's client certificate (401): kubectl logs, exec, "
+                "attach and port-forward fail there",
+                "the kubelet's client CA file does not hold the CA of the API server's kubelet-client certificate "
+                "(on clusters with a separate client CA, such as k3s and RKE2, it is "
+                "kube-system/extension-apiserver-authentication's client-ca-file): run kubectl edge addon (it "
+                "publishes that CA for joining nodes), then on each node edgeadm reset and edgeadm join again",
+                tuple(names)))
+        elif result == KUBELET_FORBIDDEN:
+            problems.append(Problem(
+                "kubelet-forbids-api-server",
+                f"the kubelet of {subject} {verb} the API server's requests (403): its authorisation webhook denies "
+                "the API server's kubelet-client identity, so logs and exec fail there",
+                "bind the API server's kubelet-client user to the ClusterRole system:kubelet-api-admin",
+                tuple(names)))
+        else:
+            problems.append(Problem(
+                "kubelet-unreachable",
+                f"the API server cannot reach the kubelet of {subject} through the node proxy, so logs and exec "
+                "fail there",
+                "the API server dials the node's address and kubelet port; with the edge components that way is "
+                "the tunnel: check the tunnel-cloud and tunnel-edge pods (kubectl -n edge-system get pods -o wide)",
+                tuple(names)))
+    return problems
 
 
 # --- tokens ----------------------------------------------------------------------------------------------
@@ -404,6 +515,7 @@ class StatusReport:
     edge_nodes: list[EdgeNode]
     now: datetime.datetime = field(default_factory=_now)
     retired_tokens: list[str] = field(default_factory=list)
+    kubelet_access: list[KubeletAccess] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -417,6 +529,7 @@ class StatusReport:
             "signing": {"signer": duty_owner(self.duties.signer), "cleaner": duty_owner(self.duties.cleaner)},
             "tokens": [token.to_json(self.now) for token in self.tokens],
             "edgeNodes": [node.to_json() for node in self.edge_nodes],
+            "kubeletAccess": [access.to_json() for access in self.kubelet_access],
             "problems": [problem.to_json() for problem in self.problems],
         }
 
@@ -486,6 +599,7 @@ def find_problems(report: StatusReport) -> list[Problem]:
                                 f"{'is' if len(not_ready) == 1 else 'are'} not Ready",
                                 "kubectl describe node NAME shows why; on the node, systemctl status kubelet; a node "
                                 "that is gone for good: kubectl edge node delete NAME", tuple(not_ready)))
+    problems.extend(kubelet_problems(report.kubelet_access))
     return problems
 
 
@@ -512,6 +626,7 @@ def run_status(cluster: Cluster, notify: Notify) -> StatusReport:
         edge_nodes=read_edge_nodes(cluster),
         retired_tokens=retired,
     )
+    report.kubelet_access = check_kubelets(cluster, report.edge_nodes)
     report.problems = find_problems(report)
     return report
 
