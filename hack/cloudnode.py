@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""A simulated cloud (non-edge) node: hack/edgenode.py's node, joined by the real ``kubeadm join``.
+
+It is an :class:`edgenode.EdgeNode` (its own network and mount namespaces, overlays, containerd, mini_init as
+systemctl) with what a cloud worker has besides:
+
+- the API server at ``127.0.0.1:PORT`` as the node sees it (a forwarder on the node's own loopback to the
+  host side of its veth), because cluster-info names the local API server by that address and kubeadm hands
+  cluster-info's server to the kubelet;
+- a hosts file naming ``localhost`` and the node, and the node's loopback as its only name server, so
+  neither kubeadm's checks nor the kubelet ask a name server outside;
+- a kubelet cgroup root of its own (``/sys/fs/cgroup/<controller>/<cgroup_root>``): the kubelet removes pod
+  cgroups of its root that it does not know, so two kubelets on one machine sharing the default
+  ``/kubepods`` would kill each other's pods;
+- with :meth:`CloudNode.install_kubeadm`, what the kubelet and kubeadm packages put on a node: both binaries
+  in /usr/bin, crictl, and the systemd unit with kubeadm's drop-in (in /etc/systemd/system, as /usr/lib is
+  not overlaid).
+
+``kubeadm join`` then runs as on a real node: it writes /var/lib/kubelet/config.yaml, kubeadm-flags.env and
+bootstrap-kubelet.conf, starts the kubelet through ``systemctl`` (mini_init: ``daemon-reload``, ``stop``,
+``start``, ``status``, ``is-active``) and waits for the kubelet's TLS bootstrap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HACK = Path(__file__).resolve().parent
+sys.path.insert(0, str(HACK))
+import edgenode  # noqa: E402
+
+CRI_SOCKET = f"unix://{edgenode.CONTAINERD_SOCKET}"
+#: The labels that make a node a cloud node for the chart (``cloudPlacement``) and for SuperEdge.
+CLOUD_NODE_LABELS = {"node-role.kubernetes.io/control-plane": "", "superedge.io/node-cloud": "enable"}
+#: kubeadm's preflight checks that cannot hold on this machine, and why: its cgroups are v1, which kubeadm
+#: refuses from 1.35 on unless this check is skipped explicitly (the cluster's kubelet configuration says
+#: failCgroupV1: false, as the check's message asks). Every other check runs and must pass.
+IGNORED_PREFLIGHT_ERRORS = {"SystemVerification"}
+#: Where the kubelet patch with the node's own cgroup root is kept (kubeadm join --patches).
+PATCHES_DIR = "/etc/kubectl-edge/kubeadm-patches"
+
+# What the kubelet package installs (kubernetes/release, rpm/deb kubelet.service).
+KUBELET_UNIT = """\
+[Unit]
+Description=kubelet: The Kubernetes Node Agent
+Documentation=https://kubernetes.io/docs/
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+"""
+# What the kubeadm package installs (10-kubeadm.conf).
+KUBEADM_DROPIN = """\
+# Note: This dropin only works with kubeadm and kubelet v1.11+
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf \
+--kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+"""
+# Runs on the node: the API server's loopback address as the node sees it (fixed code, data as arguments).
+LOOPBACK_FORWARDER = (
+    "import sys, time; sys.path.insert(0, sys.argv[1]); import forwarder; "
+    "forwarder.Forwarder(sys.argv[2], int(sys.argv[3]), '127.0.0.1', int(sys.argv[3])).start(); "
+    "time.sleep(10 ** 9)"
+)
+
+
+def cgroup_hierarchies() -> list[Path]:
+    """Every cgroup hierarchy of this machine: the v1 controllers' and the unified tree."""
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():  # cgroup v2 alone
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()) if root.is_dir() else []
+
+
+@dataclass
+class CloudNode(edgenode.EdgeNode):
+    """A cloud node; ``cgroup_root`` (without the leading ``/``) is its kubelet's cgroup root."""
+
+    index: int = 1
+    pod_subnet: str = "198.19.65.0/24"
+    cgroup_root: str = ""
+    api_port: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.cgroup_root:
+            self.cgroup_root = f"kubectl-edge-{self.name}"
+
+    @property
+    def kubelet_cgroup_root(self) -> str:
+        """The value of the kubelet's ``cgroupRoot``."""
+        return f"/{self.cgroup_root}"
+
+    # --- set-up -----------------------------------------------------------------------------------------
+
+    def create(self, api_port: int) -> None:
+        """The edge node's set-up, then the API server on the node's loopback, hosts and the cgroup root."""
+        super().create(api_port)
+        self.api_port = api_port
+        self.run(["sh", "-c", 'printf "%s\\n" "$@" > /etc/hosts', "hosts", "127.0.0.1 localhost",
+                  "::1 localhost", f"{self.node_ip} {self.name}"])
+        for hierarchy in cgroup_hierarchies():
+            (hierarchy / self.cgroup_root).mkdir(exist_ok=True)
+        log = self.scratch / "api-forwarder.log"
+        self.spawn([sys.executable, "-c", LOOPBACK_FORWARDER, str(HACK), self.host_ip, str(api_port)], log)
+        deadline = time.monotonic() + 20
+        while not self.run(["ss", "-Hltn", f"sport = :{api_port}"]).stdout.strip():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the node's API server forwarder did not listen:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def install_kubeadm(self, bin_dir: Path, crictl: Path, cni: Path = Path("/usr/lib/cni")) -> None:
+        """Install kubeadm, the kubelet, crictl and the CNI plugins (in /opt/cni/bin, as kubernetes-cni does),
+        the kubelet unit and kubeadm's drop-in: what the packages do on a real node."""
+        for binary in (bin_dir / "kubeadm", bin_dir / "kubelet", crictl):
+            self.run(["install", "-m", "0755", str(binary), f"/usr/bin/{binary.name}"])
+        self.run(["sh", "-c", 'mkdir -p /opt/cni/bin && cp -a "$1"/. /opt/cni/bin/', "cni", str(cni)])
+        self.write_file("/etc/systemd/system/kubelet.service", KUBELET_UNIT)
+        self.write_file("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf", KUBEADM_DROPIN)
+        # The packages enable the kubelet; it crash-loops until kubeadm join has written its configuration.
+        self.run(["systemctl", "enable", "kubelet"])
+
+    def write_file(self, path: str, content: str) -> None:
+        """Write a file on the node (parents made), with the content passed as data."""
+        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"', "write", path, content])
+
+    # --- kubeadm ----------------------------------------------------------------------------------------
+
+    def kubeadm_join_argv(self, token: str, ca_cert_hash: str) -> list[str]:
+        """``kubeadm join`` as this node runs it: worker, its name, containerd's socket, its cgroup root."""
+        return ["kubeadm", "join", f"127.0.0.1:{self.api_port}", "--token", token,
+                "--discovery-token-ca-cert-hash", ca_cert_hash, "--node-name", self.name, "--cri-socket",
+                CRI_SOCKET, f"--ignore-preflight-errors={','.join(sorted(IGNORED_PREFLIGHT_ERRORS))}",
+                "--patches", PATCHES_DIR, "--v=1"]
+
+    def kubeadm_join(self, token: str, ca_cert_hash: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the real ``kubeadm join`` on the node (the kubelet gets the node's cgroup root by a patch)."""
+        self.write_file(f"{PATCHES_DIR}/kubeletconfiguration+merge.yaml",
+                        f"cgroupRoot: {self.kubelet_cgroup_root}\n")
+        return self.run(self.kubeadm_join_argv(token, ca_cert_hash), check=False, timeout=timeout)
+
+    def kubeadm_reset(self) -> subprocess.CompletedProcess[str]:
+        """``kubeadm reset --force``: the kubelet stopped, its pods removed through the CRI, its files gone."""
+        return self.run(["kubeadm", "reset", "--force", "--cri-socket", CRI_SOCKET, "--v=1"], check=False)
+
+    # --- tear-down --------------------------------------------------------------------------------------
+
+    def _cgroup_pids(self) -> set[int]:
+        pids: set[int] = set()
+        for hierarchy in cgroup_hierarchies():
+            for procs in (hierarchy / self.cgroup_root).glob("**/cgroup.procs"):
+                with contextlib.suppress(OSError, ValueError):
+                    pids.update(int(pid) for pid in procs.read_text().split())
+        return pids
+
+    def stop_everything(self, timeout: float = 15.0) -> None:
+        """SIGKILL every process of the node: its namespace's, their descendants, its cgroup root's."""
+        deadline = time.monotonic() + timeout
+        while (pids := self.node_pids() | self._cgroup_pids()) and time.monotonic() < deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+
+    def remove_cgroup_root(self) -> list[str]:
+        """Remove the node's cgroup root (bottom-up, in every hierarchy); return what stayed."""
+        left = []
+        for hierarchy in cgroup_hierarchies():
+            top = hierarchy / self.cgroup_root
+            if not top.is_dir():
+                continue
+            for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                                    reverse=True):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            with contextlib.suppress(OSError):
+                top.rmdir()
+            if top.exists():
+                left.append(f"cgroup {top}")
+        return left
+
+    def destroy(self) -> list[str]:
+        """The node's own processes and cgroups first (the edge node's tear-down knows only ``/kubepods``)."""
+        self.stop_everything()
+        problems = super().destroy()
+        return problems + self.remove_cgroup_root()
+
+
+def leftovers(node: CloudNode) -> list[str]:
+    """What the node left on the machine (edgenode's list, less other nodes' ``/kubepods``, plus its root)."""
+    found = [item for item in edgenode.leftovers(node.name) if not item.endswith("/kubepods")]
+    found += [f"cgroup {hierarchy / node.cgroup_root}" for hierarchy in cgroup_hierarchies()
+              if (hierarchy / node.cgroup_root).exists()]
+    return found
+
+
+@contextlib.contextmanager
+def running_node(name: str, scratch: Path, api_port: int, images: list[Path], index: int = 1,
+                 cgroup_root: str = "") -> Iterator[CloudNode]:
+    """A cloud node for the duration of a ``with`` block, torn down even when the block fails."""
+    node = CloudNode(name=name, scratch=scratch, index=index, cgroup_root=cgroup_root)
+    try:
+        node.create(api_port)
+        node.start_containerd(images)
+        yield node
+    finally:
+        problems = node.destroy()
+        if problems:
+            raise RuntimeError(f"node {name} teardown left: {', '.join(problems)}")
