@@ -23,6 +23,7 @@ from edge_installer.config import (
 )
 from edge_installer.join import JoinContext
 from edge_installer.kubeconfig import bootstrap_kubeconfig
+from edge_installer.kubeletca import KUBELET_CLIENT_CA, read_client_ca
 
 PHASE = "kubelet"
 
@@ -58,11 +59,14 @@ DROP_IN = (
 )
 
 
-def flags(context: JoinContext) -> str:
+def flags(context: JoinContext, client_ca: bool = False) -> str:
     """``kubeadm-flags.env``: ``KUBELET_KUBEADM_ARGS`` with the runtime, the node name and the labels."""
     labels = ",".join(f"{key}={value}" for key, value in context.node_labels().items())
     args = [f"--container-runtime-endpoint={cri_endpoint(context.options.cri_socket)}",
             f"--hostname-override={context.options.node_name}", f"--node-labels={labels}"]
+    if client_ca:
+        # The cluster's client CA is not cluster-info's CA: the flag wins over kubelet-config's clientCAFile.
+        args.append(f"--client-ca-file={KUBELET_CLIENT_CA}")
     autonomy = context.autonomy()
     if autonomy.on and autonomy.virtual_address:
         # SuperEdge's choice: pods on edge nodes resolve names with edge-coredns on the virtual address.
@@ -80,8 +84,14 @@ def run(context: JoinContext) -> None:
     changes.write_file(PHASE, BOOTSTRAP_KUBECONFIG, kubeconfig.encode(), 0o600,
                        shown=kubeconfig.replace(token.value, f"{token.id}.<secret hidden>"))
     changes.write_file(PHASE, CA_CERT, found.ca_pem.encode(), 0o644)
+    client_ca = read_client_ca(found, token)
+    if client_ca:
+        changes.write_file(PHASE, KUBELET_CLIENT_CA, client_ca.encode(), 0o644)
+        context.out.progress(PHASE, "the cluster's client CA is not its serving CA: kubelet trusts "
+                                    f"{changes.host(KUBELET_CLIENT_CA)} (kube-system/kubectl-edge-kubelet-client-ca) "
+                                    "for the API server's client certificate, so logs and exec work")
     changes.write_file(PHASE, KUBELET_CONFIG, found.kubelet_config.encode("utf-8"), 0o644)
-    changes.write_file(PHASE, KUBELET_FLAGS, flags(context).encode(), 0o644)
+    changes.write_file(PHASE, KUBELET_FLAGS, flags(context, bool(client_ca)).encode(), 0o644)
     changes.write_file(PHASE, KUBELET_UNIT, UNIT.encode(), 0o644)
     changes.write_file(PHASE, KUBELET_DROP_IN, DROP_IN.encode(), 0o644)
     if not context.options.dry_run:
