@@ -18,7 +18,7 @@ import benchkit
 
 #: The order of docs/performance.md.
 BENCHMARKS = ["startup", "token_create", "addon_runs", "discovery", "concurrent_joins", "status",
-              "installer_startup"]
+              "installer_startup", "join_ready"]
 
 
 def main(argv: list[str]) -> int:

@@ -93,13 +93,15 @@ def cgroup_hierarchies() -> list[Path]:
 
 
 @dataclass
-class CloudNode(edgenode.EdgeNode):
-    """A cloud node; ``cgroup_root`` (without the leading ``/``) is its kubelet's cgroup root."""
+class IsolatedNode(edgenode.EdgeNode):
+    """An edge node whose kubelet has a cgroup root of its own, ``cgroup_root`` (without the leading ``/``).
 
-    index: int = 1
-    pod_subnet: str = "198.19.65.0/24"
+    Its kubelet must be given that root (``cgroupRoot`` in its configuration); the node makes the root's
+    directories, and its tear-down kills what runs below it and removes it. Pods run in network namespaces
+    of their own, so they are found through the root, never through another node's ``/kubepods``.
+    """
+
     cgroup_root: str = ""
-    api_port: int = 0
 
     def __post_init__(self) -> None:
         if not self.cgroup_root:
@@ -110,59 +112,11 @@ class CloudNode(edgenode.EdgeNode):
         """The value of the kubelet's ``cgroupRoot``."""
         return f"/{self.cgroup_root}"
 
-    # --- set-up -----------------------------------------------------------------------------------------
-
     def create(self, api_port: int) -> None:
-        """The edge node's set-up, then the API server on the node's loopback, hosts and the cgroup root."""
+        """The edge node's set-up, and the cgroup root's directories."""
         super().create(api_port)
-        self.api_port = api_port
-        self.run(["sh", "-c", 'printf "%s\\n" "$@" > /etc/hosts', "hosts", "127.0.0.1 localhost",
-                  "::1 localhost", f"{self.node_ip} {self.name}"])
         for hierarchy in cgroup_hierarchies():
             (hierarchy / self.cgroup_root).mkdir(exist_ok=True)
-        log = self.scratch / "api-forwarder.log"
-        self.spawn([sys.executable, "-c", LOOPBACK_FORWARDER, str(HACK), self.host_ip, str(api_port)], log)
-        deadline = time.monotonic() + 20
-        while not self.run(["ss", "-Hltn", f"sport = :{api_port}"]).stdout.strip():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the node's API server forwarder did not listen:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-
-    def install_kubeadm(self, bin_dir: Path, crictl: Path, cni: Path = Path("/usr/lib/cni")) -> None:
-        """Install kubeadm, the kubelet, crictl and the CNI plugins (in /opt/cni/bin, as kubernetes-cni does),
-        the kubelet unit and kubeadm's drop-in: what the packages do on a real node."""
-        for binary in (bin_dir / "kubeadm", bin_dir / "kubelet", crictl):
-            self.run(["install", "-m", "0755", str(binary), f"/usr/bin/{binary.name}"])
-        self.run(["sh", "-c", 'mkdir -p /opt/cni/bin && cp -a "$1"/. /opt/cni/bin/', "cni", str(cni)])
-        self.write_file("/etc/systemd/system/kubelet.service", KUBELET_UNIT)
-        self.write_file("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf", KUBEADM_DROPIN)
-        # The packages enable the kubelet; it crash-loops until kubeadm join has written its configuration.
-        self.run(["systemctl", "enable", "kubelet"])
-
-    def write_file(self, path: str, content: str) -> None:
-        """Write a file on the node (parents made), with the content passed as data."""
-        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"', "write", path, content])
-
-    # --- kubeadm ----------------------------------------------------------------------------------------
-
-    def kubeadm_join_argv(self, token: str, ca_cert_hash: str) -> list[str]:
-        """``kubeadm join`` as this node runs it: worker, its name, containerd's socket, its cgroup root."""
-        return ["kubeadm", "join", f"127.0.0.1:{self.api_port}", "--token", token,
-                "--discovery-token-ca-cert-hash", ca_cert_hash, "--node-name", self.name, "--cri-socket",
-                CRI_SOCKET, f"--ignore-preflight-errors={','.join(sorted(IGNORED_PREFLIGHT_ERRORS))}",
-                "--patches", PATCHES_DIR, "--v=1"]
-
-    def kubeadm_join(self, token: str, ca_cert_hash: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run the real ``kubeadm join`` on the node (the kubelet gets the node's cgroup root by a patch)."""
-        self.write_file(f"{PATCHES_DIR}/kubeletconfiguration+merge.yaml",
-                        f"cgroupRoot: {self.kubelet_cgroup_root}\n")
-        return self.run(self.kubeadm_join_argv(token, ca_cert_hash), check=False, timeout=timeout)
-
-    def kubeadm_reset(self) -> subprocess.CompletedProcess[str]:
-        """``kubeadm reset --force``: the kubelet stopped, its pods removed through the CRI, its files gone."""
-        return self.run(["kubeadm", "reset", "--force", "--cri-socket", CRI_SOCKET, "--v=1"], check=False)
-
-    # --- tear-down --------------------------------------------------------------------------------------
 
     def _cgroup_pids(self) -> set[int]:
         pids: set[int] = set()
@@ -205,7 +159,66 @@ class CloudNode(edgenode.EdgeNode):
         return problems + self.remove_cgroup_root()
 
 
-def leftovers(node: CloudNode) -> list[str]:
+@dataclass
+class CloudNode(IsolatedNode):
+    """A cloud node, joined by ``kubeadm join``."""
+
+    index: int = 1
+    pod_subnet: str = "198.19.65.0/24"
+    api_port: int = 0
+
+    # --- set-up -----------------------------------------------------------------------------------------
+
+    def create(self, api_port: int) -> None:
+        """The isolated node's set-up, then the API server on the node's loopback and the hosts file."""
+        super().create(api_port)
+        self.api_port = api_port
+        self.run(["sh", "-c", 'printf "%s\\n" "$@" > /etc/hosts', "hosts", "127.0.0.1 localhost",
+                  "::1 localhost", f"{self.node_ip} {self.name}"])
+        log = self.scratch / "api-forwarder.log"
+        self.spawn([sys.executable, "-c", LOOPBACK_FORWARDER, str(HACK), self.host_ip, str(api_port)], log)
+        deadline = time.monotonic() + 20
+        while not self.run(["ss", "-Hltn", f"sport = :{api_port}"]).stdout.strip():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the node's API server forwarder did not listen:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def install_kubeadm(self, bin_dir: Path, crictl: Path, cni: Path = Path("/usr/lib/cni")) -> None:
+        """Install kubeadm, the kubelet, crictl and the CNI plugins (in /opt/cni/bin, as kubernetes-cni does),
+        the kubelet unit and kubeadm's drop-in: what the packages do on a real node."""
+        for binary in (bin_dir / "kubeadm", bin_dir / "kubelet", crictl):
+            self.run(["install", "-m", "0755", str(binary), f"/usr/bin/{binary.name}"])
+        self.run(["sh", "-c", 'mkdir -p /opt/cni/bin && cp -a "$1"/. /opt/cni/bin/', "cni", str(cni)])
+        self.write_file("/etc/systemd/system/kubelet.service", KUBELET_UNIT)
+        self.write_file("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf", KUBEADM_DROPIN)
+        # The packages enable the kubelet; it crash-loops until kubeadm join has written its configuration.
+        self.run(["systemctl", "enable", "kubelet"])
+
+    def write_file(self, path: str, content: str) -> None:
+        """Write a file on the node (parents made), with the content passed as data."""
+        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"', "write", path, content])
+
+    # --- kubeadm ----------------------------------------------------------------------------------------
+
+    def kubeadm_join_argv(self, token: str, ca_cert_hash: str) -> list[str]:
+        """``kubeadm join`` as this node runs it: worker, its name, containerd's socket, its cgroup root."""
+        return ["kubeadm", "join", f"127.0.0.1:{self.api_port}", "--token", token,
+                "--discovery-token-ca-cert-hash", ca_cert_hash, "--node-name", self.name, "--cri-socket",
+                CRI_SOCKET, f"--ignore-preflight-errors={','.join(sorted(IGNORED_PREFLIGHT_ERRORS))}",
+                "--patches", PATCHES_DIR, "--v=1"]
+
+    def kubeadm_join(self, token: str, ca_cert_hash: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the real ``kubeadm join`` on the node (the kubelet gets the node's cgroup root by a patch)."""
+        self.write_file(f"{PATCHES_DIR}/kubeletconfiguration+merge.yaml",
+                        f"cgroupRoot: {self.kubelet_cgroup_root}\n")
+        return self.run(self.kubeadm_join_argv(token, ca_cert_hash), check=False, timeout=timeout)
+
+    def kubeadm_reset(self) -> subprocess.CompletedProcess[str]:
+        """``kubeadm reset --force``: the kubelet stopped, its pods removed through the CRI, its files gone."""
+        return self.run(["kubeadm", "reset", "--force", "--cri-socket", CRI_SOCKET, "--v=1"], check=False)
+
+
+def leftovers(node: IsolatedNode) -> list[str]:
     """What the node left on the machine (edgenode's list, less other nodes' ``/kubepods``, plus its root)."""
     found = [item for item in edgenode.leftovers(node.name) if not item.endswith("/kubepods")]
     found += [f"cgroup {hierarchy / node.cgroup_root}" for hierarchy in cgroup_hierarchies()

@@ -59,9 +59,16 @@ def compile_static(source: str, output: Path) -> None:
         subprocess.run(["gcc", "-static", "-O2", "-s", "-o", str(output), str(path)], check=True)
 
 
-def _tar_bytes(files: dict[str, tuple[bytes, int]]) -> bytes:
+def _tar_bytes(files: dict[str, tuple[bytes, int]], directories: tuple[str, ...] | None = None) -> bytes:
+    """A tar of ``files``; with ``directories`` (a layer), those and every file's parent as directory entries."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        parents = {str(Path(name).parents[i]) for name in [*files, *(directories or ())]
+                   for i in range(len(Path(name).parents) - 1)} if directories is not None else set()
+        for name in sorted(parents | set(directories or ())):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o1777 if name == "tmp" else 0o755, 0
+            archive.addfile(info)
         for name, (data, mode) in sorted(files.items()):
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), mode, 0
@@ -77,13 +84,25 @@ def _blob(blobs: dict[str, bytes], data: bytes) -> dict[str, object]:
 
 def oci_image(binary: bytes, entrypoint: str, reference: str) -> bytes:
     """An OCI image-layout tarball with one layer holding ``/<entrypoint>``."""
-    layer = _tar_bytes({entrypoint: (binary, 0o755)})
+    return oci_image_of({entrypoint: (binary, 0o755)}, [f"/{entrypoint}"], reference)
+
+
+def oci_image_of(files: dict[str, tuple[bytes, int]], entrypoint: list[str] | None, reference: str,
+                 env: list[str] | None = None, directories: tuple[str, ...] | None = None) -> bytes:
+    """An OCI image-layout tarball with one layer: ``files`` (path in the image -> content, mode), the empty
+    ``directories``, and the image's entrypoint and environment (none: the command comes from the pod)."""
+    layer = _tar_bytes(files, directories)
     compressed = gzip.compress(layer, mtime=0)
     blobs: dict[str, bytes] = {}
     layer_descriptor = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_blob(blobs, compressed)}
+    image_config: dict[str, object] = {}
+    if entrypoint:
+        image_config["Entrypoint"] = entrypoint
+    if env:
+        image_config["Env"] = env
     config = {
         "architecture": "amd64", "os": "linux",
-        "config": {"Entrypoint": [f"/{entrypoint}"]},
+        "config": image_config,
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
     }
     config_descriptor = {"mediaType": "application/vnd.oci.image.config.v1+json",
@@ -95,10 +114,42 @@ def oci_image(binary: bytes, entrypoint: str, reference: str) -> bytes:
                            "annotations": {"org.opencontainers.image.ref.name": reference,
                                            "io.containerd.image.name": reference}}
     index = {"schemaVersion": 2, "manifests": [manifest_descriptor]}
-    files = {name: (data, 0o644) for name, data in blobs.items()}
-    files["oci-layout"] = (b'{"imageLayoutVersion":"1.0.0"}', 0o644)
-    files["index.json"] = (json.dumps(index, sort_keys=True).encode(), 0o644)
-    return _tar_bytes(files)
+    archive = {name: (data, 0o644) for name, data in blobs.items()}
+    archive["oci-layout"] = (b'{"imageLayoutVersion":"1.0.0"}', 0o644)
+    archive["index.json"] = (json.dumps(index, sort_keys=True).encode(), 0o644)
+    return _tar_bytes(archive)
+
+
+#: The search path of the binary images: commands named without a path (``edge-health``) are found there.
+BINARY_IMAGE_ENV = ["PATH=/usr/local/bin:/usr/bin:/bin"]
+#: Directories the binary images carry empty: log directories the components write to, and /tmp.
+BINARY_IMAGE_DIRECTORIES = ("tmp", "var/log/tunnel", "etc")
+
+
+def is_static(binary: Path) -> bool:
+    """Whether an ELF binary is statically linked (has no program interpreter): it then runs in an empty image."""
+    data = binary.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit ELF only
+        return False
+    phoff = int.from_bytes(data[0x20:0x28], "little")
+    entry_size = int.from_bytes(data[0x36:0x38], "little")
+    count = int.from_bytes(data[0x38:0x3A], "little")
+    pt_interp = 3
+    return all(int.from_bytes(data[phoff + i * entry_size:phoff + i * entry_size + 4], "little") != pt_interp
+               for i in range(count))
+
+
+def binary_image(binary: Path, reference: str, out: Path, install_dir: str = "usr/local/bin") -> Path:
+    """Wrap one static binary into an image tarball ``out``: the binary at ``/<install_dir>/<its name>``.
+
+    The image has no entrypoint (the pod's command names the binary) and no shell or libraries, so a binary
+    that is not static is refused here rather than failing in the pod.
+    """
+    if not is_static(binary):
+        raise ValueError(f"{binary} is not a static 64-bit ELF binary: it cannot run in an image without libraries")
+    files = {f"{install_dir}/{binary.name}": (binary.read_bytes(), 0o755)}
+    out.write_bytes(oci_image_of(files, None, reference, BINARY_IMAGE_ENV, BINARY_IMAGE_DIRECTORIES))
+    return out
 
 
 def build(out: Path) -> dict[str, Path]:
