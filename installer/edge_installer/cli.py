@@ -219,8 +219,12 @@ def _node_lock(root: str, dry_run: bool) -> Iterator[None]:
         return
     from edge_installer.fsutil import LockBusy, exclusive_lock
 
+    # The lock is on the node's /var/lib (where the journal lives) when it exists: one per machine, and one per
+    # node where nodes share a root directory but not their /var/lib (containers, simulated nodes).
+    where = next((path for path in (os.path.join(root, "var", "lib"), os.path.join(root, "var")) if
+                  os.path.isdir(path) and not os.path.islink(path)), root)
     try:
-        with exclusive_lock(root, wait=False):
+        with exclusive_lock(where, wait=False):
             yield
     except LockBusy:
         raise PreconditionError(f"another {PROGRAM} join or reset is running on {root}; nothing was changed",

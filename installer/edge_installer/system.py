@@ -147,7 +147,7 @@ def can_make_dummy_interface() -> Optional[str]:
     """
     if find_program("ip") is None:
         return "iproute2's ip is not installed"
-    probe = f"edgeadm-probe{os.getpid() % 10000}"
+    probe = f"edgeadm{os.getpid() % 100000}"  # interface names have at most 15 characters
     try:
         run(["ip", "link", "add", probe, "type", "dummy"], timeout=10)
     except InstallerError as exc:

@@ -120,4 +120,4 @@ def test_the_dummy_probe_answers_for_this_kernel_and_leaves_no_interface() -> No
     first, *links = result.stdout.splitlines()
     kernel = subprocess.run(["unshare", "--net", "ip", "link", "add", "d0", "type", "dummy"], capture_output=True)
     assert (first == "None") == (kernel.returncode == 0)
-    assert [line for line in links if "edgeadm-probe" in line] == []
+    assert [line for line in links if "edgeadm" in line] == []

@@ -111,6 +111,17 @@ def test_a_second_join_or_reset_is_refused_while_one_runs(tmp_path: Path, capsys
     assert "nothing to reset" in capsys.readouterr().err
 
 
+def test_the_lock_is_the_nodes_var_lib_where_it_has_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nodes that share a root directory but not /var/lib (containers, simulated nodes) lock apart."""
+    root = tmp_path / "node"
+    (root / "var/lib").mkdir(parents=True)
+    with exclusive_lock(str(root), wait=False):
+        assert main(["reset", "--root", str(root), "--force"]) == 0, "the root directory itself is not the lock"
+    with exclusive_lock(str(root / "var/lib"), wait=False):
+        assert main(["reset", "--root", str(root), "--force"]) == 3
+        assert "another edgeadm join or reset is running on" in capsys.readouterr().err
+
+
 def test_hosts_edits_wait_for_the_lock(tmp_path: Path) -> None:
     root = tmp_path / "node"
     (root / "etc").mkdir(parents=True)

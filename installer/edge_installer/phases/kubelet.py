@@ -71,6 +71,10 @@ def flags(context: JoinContext, client_ca: bool = False) -> str:
     if autonomy.on and autonomy.virtual_address:
         # SuperEdge's choice: pods on edge nodes resolve names with edge-coredns on the virtual address.
         args.append(f"--cluster-dns={autonomy.virtual_address}")
+        gates = autonomy.kubelet_fit.flag()
+        if gates:
+            # Merged over the cluster's kubelet-config featureGates by kubelet itself; the flag wins.
+            args.append(f"--feature-gates={gates}")
     return f'KUBELET_KUBEADM_ARGS="{" ".join(shlex.quote(arg) for arg in args)}"\n'
 
 
