@@ -70,13 +70,15 @@ def _dummy_interface(context: JoinContext) -> Optional[str]:
 
     Refused rather than silently joined without autonomy: whoever put lite-apiserver into the package
     expects the node to survive a cut link, and learning otherwise during an outage is the worst time.
+    Whether autonomy is ahead depends on edge-info, so this check runs discovery (read-only) when the package
+    carries lite-apiserver.
     """
     options = context.options
     package = context.package()
     if options.cloud or options.no_autonomy or "lite-apiserver" in options.skip_phases or package is None or \
             not package.has(LITE_APISERVER_BINARY):
         return None
-    if system.interface_exists(DUMMY_INTERFACE):
+    if not context.autonomy().on or system.interface_exists(DUMMY_INTERFACE):
         return None
     problem = system.can_make_dummy_interface()
     if problem is None:
