@@ -666,9 +666,10 @@ def stop(root: Path, remove: bool = True) -> None:
 
 
 @contextlib.contextmanager
-def running(root: Path, flavour: str = "bare", signer: bool = True, pki: str = "shared") -> Iterator[LocalCluster]:
-    """A cluster for the duration of a ``with`` block."""
-    cluster = start(root, flavour, signer, pki=pki)
+def running(root: Path, flavour: str = "bare", signer: bool = True, pki: str = "shared",
+            bin_dir: Path | None = None) -> Iterator[LocalCluster]:
+    """A cluster for the duration of a ``with`` block (of another Kubernetes version with ``bin_dir``)."""
+    cluster = start(root, flavour, signer, bin_dir=bin_dir, pki=pki)
     try:
         yield cluster
     finally:
