@@ -62,7 +62,12 @@ def run_reset(root: str, out: Output, dry_run: bool = False) -> int:
                              "fix what the warnings say, then run edgeadm reset again")
     if not dry_run:
         journal.discard()
-        out.progress(PHASE, "the node is back to its state before join; the journal is removed")
+        if undo.kept:
+            out.progress(PHASE, f"the node is back to its state before join but for {len(undo.kept)} file(s) that "
+                                f"changed after join and were kept ({', '.join(undo.kept[:3])}"
+                                f"{', ...' if len(undo.kept) > 3 else ''}); the journal is removed")
+        else:
+            out.progress(PHASE, "the node is back to its state before join; the journal is removed")
     for line in NOT_CLEANED:
         out.progress(PHASE, line)
     return len(pending)

@@ -167,6 +167,8 @@ def test_reset_keeps_files_changed_after_join_and_reports_them(tmp_path: Path) -
     for name in ("kubelet", "kubectl"):
         assert f"kept {root}/usr/bin/{name}: it changed after join" in report
     assert "is not what join wrote" in report
+    assert "back to its state before join but for 2 file(s) that changed after join and were kept" in report
+    assert "the node is back to its state before join;" not in report
 
 
 # --- package members ----------------------------------------------------------------------------------------------
