@@ -6,12 +6,13 @@ certificate, and the ones the controller manager issues to kubelets. A kubelet t
 cluster-info's CA would answer the API server 401, so logs and exec would fail. Here addon refuses the client
 CA as --ca-cert and changes nothing; a real kubelet joins, turns Ready and runs a pod whose logs and exec work;
 status reaches the kubelet, and says what to do when the kubelet stops trusting the client CA; reset leaves
-the node as it was.
+the node as it was. It runs on the newest and on the oldest supported minor (control plane and kubelet).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import select
 import shlex
 import subprocess
@@ -36,6 +37,7 @@ from clusterkit import (
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
 import build_binaries  # noqa: E402
+import build_kubernetes  # noqa: E402
 import edgenode  # noqa: E402
 import images  # noqa: E402
 import localcluster  # noqa: E402
@@ -43,11 +45,28 @@ import localcluster  # noqa: E402
 NODE = "edge-split"
 POD = "hello-split"
 CLIENT_CA_COPY = "/etc/kubernetes/pki/kubelet-client-ca.crt"
+#: The node's addresses (198.18.<index>.1/.2), apart from those of the other end-to-end tests.
+NODE_INDEX = 9
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localcluster.LocalCluster]:
-    with localcluster.running(tmp_path_factory.mktemp("e2e-split") / "cluster", "bare", pki="split") as running:
+def _binaries(minor: str) -> Path:
+    if minor == "newest":
+        return build_binaries.binary_dir()
+    directory = build_kubernetes.binary_dir()
+    if not (directory / "kubelet").is_file():
+        message = f"Kubernetes {build_kubernetes.OLDEST} is not built in {directory}: run hack/build_kubernetes.py"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return directory
+
+
+@pytest.fixture(scope="module", params=["newest", "oldest"])
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[localcluster.LocalCluster]:
+    bin_dir = _binaries(request.param)
+    with localcluster.running(tmp_path_factory.mktemp("e2e-split") / "cluster", "bare", pki="split",
+                              bin_dir=bin_dir) as running:
         yield running
 
 
@@ -108,14 +127,15 @@ def test_split_ca_cluster_logs_and_exec_work_on_a_joined_edge_node(cluster: Any,
     assert published.body["data"]["ca.crt"].strip() == (pki / "client-ca.crt").read_text().strip()
 
     package = tmp_path / "kube-linux-amd64.tar.gz"
-    kubelet = str(build_binaries.binary_dir() / "kubelet")
+    kubelet = str(Path(cluster.bin_dir) / "kubelet")
     succeeded(run_plugin(cluster.kubeconfig, "package", "build", "--kubelet", kubelet, "--cni", "/usr/lib/cni",
                          "-o", str(package)))
     edgeadm = tmp_path / "edgeadm"
     succeeded(run_plugin(cluster.kubeconfig, "installer", "-o", str(edgeadm)))
 
     started = time.monotonic()
-    with edgenode.running_node(NODE, tmp_path / "node", cluster.api_port, list(made.values())) as node:
+    with edgenode.running_node(NODE, tmp_path / "node", cluster.api_port, list(made.values()),
+                               index=NODE_INDEX) as node:
         original_hosts = node.run(["cat", "/etc/hosts"]).stdout
         created = json.loads(succeeded(run_plugin(
             cluster.kubeconfig, "token", "create", "--print-join-command", "-o", "json",
@@ -169,7 +189,9 @@ def test_split_ca_cluster_logs_and_exec_work_on_a_joined_edge_node(cluster: Any,
         assert reset.returncode == 0, f"{reset.stdout}\n{reset.stderr}"
         assert node.run(["cat", "/etc/hosts"]).stdout == original_hosts
         assert node.run(["test", "-e", CLIENT_CA_COPY], check=False).returncode != 0
-    print(f"e2e split CA: join, Ready, pod, logs, exec, status and reset took {time.monotonic() - started:.0f} s")
+    version = admin_request(cluster, "/version").body["gitVersion"]
+    print(f"e2e split CA ({version}): join, Ready, pod, logs, exec, status and reset took "
+          f"{time.monotonic() - started:.0f} s")
 
     assert edgenode.leftovers(NODE) == []
     cluster.kubectl("delete", "pod", "-n", "default", POD, "--force", "--grace-period=0", check=False)
