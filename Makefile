@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KEEP ?=
+# A directory holding SuperEdge's own binaries (lite-apiserver, tunnel, ...), for make l4 and the demo.
+SUPEREDGE_BIN ?=
 
-.PHONY: all venv binaries node-deps lint test unit integration e2e demo bench dist clean
+.PHONY: all venv binaries node-deps lint test unit integration e2e l4 demo bench dist clean
 
 all: test
 
@@ -18,9 +20,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Build the Kubernetes, etcd and helm binaries into the cache (a no-op when they are there).
+## Build the Kubernetes, etcd and helm binaries and the nodes' crictl into the cache (a no-op when they are there).
 binaries:
 	$(PYTHON) hack/build_binaries.py
+	$(PYTHON) hack/node_tools.py
 
 ## containerd, runc, CNI plugins and iproute2 from Debian, for the simulated edge node (needs root).
 node-deps:
@@ -41,10 +44,16 @@ e2e: venv binaries node-deps
 	$(BIN)/pytest tests/e2e -s
 
 test: venv binaries node-deps lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --ignore=tests/l4
+
+## L4: SuperEdge's own binaries from SUPEREDGE_BIN (which the project never builds) under the chart and edgeadm.
+l4: venv binaries node-deps
+	@test -n "$(SUPEREDGE_BIN)" || { echo "make l4 needs SUPEREDGE_BIN=DIR: a directory holding SuperEdge's binaries (lite-apiserver, tunnel, application-grid-controller, application-grid-wrapper, edge-health, edge-health-admission); see docs/development.md" >&2; exit 2; }
+	@test -d "$(SUPEREDGE_BIN)" || { echo "make l4: SUPEREDGE_BIN=$(SUPEREDGE_BIN) is not a directory" >&2; exit 2; }
+	SUPEREDGE_BIN="$(abspath $(SUPEREDGE_BIN))" $(BIN)/pytest tests/l4 -s
 
 demo: venv binaries node-deps
-	$(BIN)/python hack/demo.py $(if $(KEEP),--keep)
+	$(BIN)/python hack/demo.py $(if $(KEEP),--keep) $(if $(SUPEREDGE_BIN),--superedge-bin "$(abspath $(SUPEREDGE_BIN))")
 
 bench: venv binaries
 	$(BIN)/python bench/run.py

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """`make demo`: bring up a local cluster, run kubectl-edge's main job on it step by step, tear it down.
 
-    hack/demo.py [--keep] [--dir DIR]
+    hack/demo.py [--keep] [--dir DIR] [--superedge-bin DIR]
+
+With ``--superedge-bin DIR`` (``make demo SUPEREDGE_BIN=DIR``), DIR's lite-apiserver goes into the install
+package and addon gets the cluster CA's key, so the edge node joins with edge autonomy; then the demo cuts the
+node's link and shows its pod keep running. Without it, the node joins with autonomy off, and says why.
 """
 
 from __future__ import annotations
@@ -32,19 +36,24 @@ def step(title: str, argv: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"demo: step failed: {title}")
 
 
-def edge_node_steps(root: Path, cluster: localcluster.LocalCluster, env: dict[str, str]) -> None:
+def edge_node_steps(root: Path, cluster: localcluster.LocalCluster, env: dict[str, str],
+                    lite_apiserver: Path | None) -> None:
     """A simulated edge node joins with the printed line, runs a pod, and is reset and removed again."""
     import build_binaries
     import edgenode
     import images
+    import node_tools
 
     edgenode.install_node_packages()
     made = images.build(root / "images")
     package = root / "kube-linux-amd64.tar.gz"
     edgeadm = root / "edgeadm"
-    step("the static install package, from the kubelet built here and Debian's CNI plugins",
+    autonomy = ["--lite-apiserver", str(lite_apiserver)] if lite_apiserver else []
+    step("the static install package, from the kubelet and crictl built here, Debian's CNI plugins" +
+         (f" and {lite_apiserver}" if lite_apiserver else ""),
          ["kubectl", "edge", "package", "build", "--kubelet", str(build_binaries.binary_dir() / "kubelet"),
-          "--cni", "/usr/lib/cni", "-o", str(package)], env)
+          "--cni", "/usr/lib/cni", "--binary", str(node_tools.ensure_built() / "crictl"), *autonomy,
+          "-o", str(package)], env)
     step("the edge-node installer: one file for any python3 >= 3.8", ["kubectl", "edge", "installer", "-o",
                                                                       str(edgeadm)], env)
     print("\n==> an edge node: network namespace edge1 (198.18.0.2), its own mounts and containerd; it reaches the "
@@ -71,6 +80,17 @@ def edge_node_steps(root: Path, cluster: localcluster.LocalCluster, env: dict[st
         step("", ["kubectl", "wait", "--for=condition=Ready", "pod/hello-edge", "--timeout=120s"], env)
         step("its log, read through the API server and the edge node's kubelet", ["kubectl", "logs", "hello-edge"],
              env)
+        if lite_apiserver:
+            print("\n==> edge autonomy: the node's link to the cloud is cut for 50 s (iptables in its namespace)",
+                  flush=True)
+            node.cut_off()
+            time.sleep(50)
+            step("on the node, cut off: its pod's container still runs (crictl)",
+                 node.argv([str(node_tools.ensure_built() / "crictl"), "--runtime-endpoint",
+                            f"unix://{edgenode.CONTAINERD_SOCKET}", "ps", "--name", "hello"]), node.env())
+            node.reconnect()
+            step("the link is back: the node is Ready again",
+                 ["kubectl", "wait", "--for=condition=Ready", "node/edge1", "--timeout=120s"], env)
         step("the addon at a glance", ["kubectl", "edge", "status"], env)
         step("on the node: edgeadm reset", node.argv([sys.executable, str(edgeadm), "reset", "--force"]),
              node.env())
@@ -83,7 +103,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
     parser.add_argument("--dir", type=Path, help="cluster directory (default: a new temporary one)")
+    parser.add_argument("--superedge-bin", type=Path, metavar="DIR",
+                        help="a directory with SuperEdge's lite-apiserver: the edge node joins with edge autonomy")
     args = parser.parse_args()
+    lite_apiserver = args.superedge_bin / "lite-apiserver" if args.superedge_bin else None
+    if lite_apiserver and not lite_apiserver.is_file():
+        raise SystemExit(f"demo: {lite_apiserver} does not exist: --superedge-bin names a directory holding "
+                         "SuperEdge's lite-apiserver")
+    if lite_apiserver is None:
+        print("==> no SUPEREDGE_BIN given, so no lite-apiserver: the edge node joins with edge autonomy off "
+              "(make demo SUPEREDGE_BIN=DIR turns it on)", flush=True)
     root = (args.dir or Path(tempfile.mkdtemp(prefix="kubectl-edge-demo-"))).resolve()
     print(f"==> starting a local control plane (etcd, kube-apiserver, controller manager, scheduler) in {root}",
           flush=True)
@@ -103,14 +132,17 @@ def main() -> int:
             step("the cluster owner's kubelet settings for nodes of this kind of machine (addon keeps them)",
                  ["kubectl", "create", "configmap", "kubelet-config", "-n", "kube-system",
                   f"--from-file=kubelet={kubelet_config.name}"], env)
+        ca = ["--ca-cert", str(root / "pki" / "ca.crt"), "--ca-key", str(root / "pki" / "ca.key")] \
+            if lite_apiserver else []
         step("prepare the cluster for edge nodes (preflight, prerequisites, components; no registry here, so the "
-             "edge components' images point at the nodes' loopback)",
-             ["kubectl", "edge", "addon", *edgenode.LOCAL_IMAGE_VALUES], env)
+             "edge components' images point at the nodes' loopback)" +
+             ("; the CA key signs lite-apiserver's certificate" if ca else ""),
+             ["kubectl", "edge", "addon", *ca, *edgenode.LOCAL_IMAGE_VALUES], env)
         step("a second addon finds everything in place and changes nothing",
-             ["kubectl", "edge", "addon", *edgenode.LOCAL_IMAGE_VALUES], env)
+             ["kubectl", "edge", "addon", *ca, *edgenode.LOCAL_IMAGE_VALUES], env)
         step("a join line for an edge node, its address checked from here",
              ["kubectl", "edge", "token", "create", "--print-join-command"], env)
-        edge_node_steps(root, cluster, env)
+        edge_node_steps(root, cluster, env, lite_apiserver)
         if not args.keep:
             step("undo addon exactly", ["kubectl", "edge", "detach"], env)
     finally:

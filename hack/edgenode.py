@@ -3,9 +3,13 @@
 
 The node reaches the control plane through a veth pair addressed from 198.18.0.0/15 and a forwarder on the
 host side, at an address the API server's certificate does not name. Inside its mount namespace, /etc,
-/usr/bin, /opt and /var/lib are overlays whose upper layers are scratch directories and /run is a tmpfs, so
-edgeadm runs on the node exactly as on a real one (no --root) while the machine's own files stay untouched;
-what the node wrote is visible in the upper layers. systemd is stood in for by hack/mini_init.py.
+/usr/bin, /opt, /var/lib, /var/log and /data are overlays whose upper layers are scratch directories and /run
+is a tmpfs, so edgeadm runs on the node exactly as on a real one (no --root) while the machine's own files stay
+untouched; what the node wrote is visible in the upper layers. systemd is stood in for by hack/mini_init.py.
+
+This machine's kernel may lack dummy interfaces (CONFIG_DUMMY off), which lite-apiserver's unit makes for the
+edge virtual address. On such a kernel the node's ``ip`` is a wrapper that makes a bridge wherever a dummy
+interface is asked for, and says so on stderr; edgeadm's code stays the one real nodes run.
 
 Requires root, iproute2, util-linux (unshare, nsenter), containerd, runc, containernetworking-plugins.
 """
@@ -29,7 +33,25 @@ sys.path.insert(0, str(HACK))
 import forwarder  # noqa: E402
 
 NAMESPACE_DIR = Path("/run/kubectl-edge-nodes")
-OVERLAID = ("/etc", "/usr/bin", "/opt", "/var/lib")
+OVERLAID = ("/etc", "/usr/bin", "/opt", "/var/lib", "/var/log", "/data")
+#: Overlaid paths the machine may not have: made empty for the overlay's lower layer, removed again once the
+#: last node is gone (a mount needs an existing directory).
+MADE_IF_MISSING = ("/data",)
+IP_WRAPPER = """#!/bin/sh
+# edgenode: this kernel has no dummy network interfaces (CONFIG_DUMMY is off); a bridge stands in for one.
+real={real}
+previous=
+for word in "$@"; do
+  shift
+  if [ "$previous" = type ] && [ "$word" = dummy ]; then
+    echo "edgenode: no dummy interfaces in this kernel: making a bridge in place of the dummy interface" >&2
+    word=bridge
+  fi
+  set -- "$@" "$word"
+  previous=$word
+done
+exec "$real" "$@"
+"""
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
 # No registry is reachable here: the edge components' images point at the node's own loopback, so the
 # kubelet's pulls fail there instead of going anywhere (addon --set arguments).
@@ -83,6 +105,13 @@ class EdgeNode:
     pod_subnet: str = "198.19.64.0/24"
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _forwarders: list[forwarder.Forwarder] = field(default_factory=list)
+    #: The kubelet's cgroup root, without the leading ``/``: each node has its own, since a kubelet removes the
+    #: pod cgroups of its root that it does not know (two nodes sharing ``/kubepods`` kill each other's pods).
+    cgroup_root: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.cgroup_root:
+            self.cgroup_root = f"kubectl-edge-{self.name}"
 
     @property
     def host_ip(self) -> str:
@@ -151,6 +180,10 @@ class EdgeNode:
             _run(["mount", "--make-private", str(NAMESPACE_DIR)])
         self.mount_ns.touch()
         _run(["unshare", f"--mount={self.mount_ns}", "--propagation", "private", "true"])
+        for path in MADE_IF_MISSING:
+            if not Path(path).exists():
+                Path(path).mkdir(mode=0o755)
+                (NAMESPACE_DIR / f"made{path.replace('/', '_')}").touch()
         script = ["set -e", "mount -t tmpfs -o mode=0755 node-run /run"]
         for path in OVERLAID:
             upper = self.upper(path)
@@ -163,12 +196,31 @@ class EdgeNode:
         script += ["mkdir -p /var/lib/containerd", f"mount --bind {self.scratch / 'containerd'} /var/lib/containerd",
                    # The node has no name server: lookups stay on its loopback instead of leaving for the host's.
                    "rm -f /etc/resolv.conf", "echo 'nameserver 127.0.0.1' > /etc/resolv.conf"]
-        _run(["nsenter", f"--mount={self.mount_ns}", "--", "sh", "-c", "\n".join(script)])
-
         self.systemctl_dir.mkdir()
+        if not dummy_interfaces_work(self.name):
+            script += self._ip_wrapper()
+        # What this machine's owner sets for the node's kubelet: its own cgroup root (kubeadm's and edgeadm's
+        # drop-ins read KUBELET_EXTRA_ARGS from /etc/default/kubelet).
+        script.append(f"echo 'KUBELET_EXTRA_ARGS=--cgroup-root=/{self.cgroup_root}' > /etc/default/kubelet")
+        _run(["nsenter", f"--mount={self.mount_ns}", "--", "sh", "-c", "\n".join(script)])
+        for hierarchy in cgroup_hierarchies():
+            (hierarchy / self.cgroup_root).mkdir(exist_ok=True)
+
         shim = self.systemctl_dir / "systemctl"
         shim.write_text(f"#!/bin/sh\nexec {sys.executable} {HACK / 'mini_init.py'} \"$@\"\n")
         shim.chmod(0o755)
+
+    def _ip_wrapper(self) -> list[str]:
+        """Mount commands that put the bridge-for-dummy wrapper over the node's ``ip``."""
+        ip = Path(shutil.which("ip") or "/usr/sbin/ip").resolve()
+        real = self.systemctl_dir / "ip.real"
+        shutil.copy2(ip, real)
+        wrapper = self.systemctl_dir / "ip"
+        wrapper.write_text(IP_WRAPPER.format(real=real))
+        wrapper.chmod(0o755)
+        print(f"edgenode: {self.name}: this kernel has no dummy interfaces; the node's ip makes a bridge in place of "
+              "one (lite-apiserver's virtual address)", file=sys.stderr)
+        return [f"mount --bind {wrapper} {ip}"]
 
     def start_containerd(self, images: list[Path]) -> None:
         """containerd on the node (CRI on /run/containerd), CNI bridge config, images imported."""
@@ -183,6 +235,12 @@ class EdgeNode:
         self.run(["sh", "-c", f"mkdir -p /etc/cni/net.d && echo '{json.dumps(conflist)}' > "
                               "/etc/cni/net.d/10-edge.conflist"])
         self.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=False)
+        self._start_containerd_process()
+        for image in images:
+            self.run(["ctr", "-a", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import", str(image)])
+
+    def _start_containerd_process(self) -> None:
+        config = self.scratch / "containerd.toml"
         self.spawn(["containerd", "--config", str(config)], self.scratch / "containerd.log")
         deadline = time.monotonic() + 30
         while self.run(["ctr", "-a", CONTAINERD_SOCKET, "version"], check=False).returncode != 0:
@@ -190,8 +248,96 @@ class EdgeNode:
                 log = (self.scratch / "containerd.log").read_text()[-3000:]
                 raise RuntimeError(f"containerd did not start:\n{log}")
             time.sleep(0.3)
-        for image in images:
-            self.run(["ctr", "-a", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import", str(image)])
+
+    def _cgroup_pids(self) -> set[int]:
+        pids: set[int] = set()
+        for hierarchy in cgroup_hierarchies():
+            for procs in (hierarchy / self.cgroup_root).glob("**/cgroup.procs"):
+                with contextlib.suppress(OSError, ValueError):
+                    pids.update(int(pid) for pid in procs.read_text().split())
+        return pids
+
+    def _kill_everything(self, timeout: float = 15.0) -> None:
+        """SIGKILL every process of the node: its namespace's, their descendants, its cgroup root's."""
+        deadline = time.monotonic() + timeout
+        while (pids := self.node_pids() | self._cgroup_pids()) and time.monotonic() < deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+
+    def _remove_cgroup_root(self) -> list[str]:
+        """Remove the node's cgroup root (bottom-up, in every hierarchy); return what stayed."""
+        left = []
+        for hierarchy in cgroup_hierarchies():
+            top = hierarchy / self.cgroup_root
+            if not top.is_dir():
+                continue
+            for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                                    reverse=True):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            with contextlib.suppress(OSError):
+                top.rmdir()
+            if top.exists():
+                left.append(f"cgroup {top} still exists")
+        return left
+
+    def _remove_made_directories(self) -> None:
+        """Remove the empty lower-layer directories the first node made, once no node is left."""
+        if any(NAMESPACE_DIR.glob("*.mnt")):
+            return
+        for path in MADE_IF_MISSING:
+            marker = NAMESPACE_DIR / f"made{path.replace('/', '_')}"
+            if marker.exists():
+                with contextlib.suppress(OSError):
+                    Path(path).rmdir()
+                marker.unlink()
+
+    # --- what happens to real nodes ---------------------------------------------------------------------
+
+    def cut_off(self) -> None:
+        """Cut the node's link to the cloud (every packet on its veth dropped), as a failed uplink would."""
+        link = f"{self.name}-n"
+        self.run(["iptables", "-w", "-I", "OUTPUT", "-o", link, "-j", "DROP"])
+        self.run(["iptables", "-w", "-I", "INPUT", "-i", link, "-j", "DROP"])
+
+    def reconnect(self) -> None:
+        """Undo :meth:`cut_off`."""
+        link = f"{self.name}-n"
+        self.run(["iptables", "-w", "-D", "OUTPUT", "-o", link, "-j", "DROP"])
+        self.run(["iptables", "-w", "-D", "INPUT", "-i", link, "-j", "DROP"])
+
+    def node_pids(self) -> set[int]:
+        """Every process of the node: those in its network namespace and all their descendants (pods run
+        in network namespaces of their own, as children of the runtime's shims)."""
+        roots = {int(pid) for pid in _run(["ip", "netns", "pids", self.name], check=False).stdout.split()}
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(") ", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, queue = set(), list(roots)
+        while queue:
+            pid = queue.pop()
+            if pid not in found:
+                found.add(pid)
+                queue.extend(children.get(pid, []))
+        return found
+
+    def reboot(self) -> None:
+        """A power cycle: every process of the node dies, what lives in memory (/run, the virtual address's
+        interface) is gone, disks keep their files; then containerd and the enabled units start again."""
+        self._kill_everything()
+        self.processes = [process for process in self.processes if process.poll() is None]
+        self.run(["sh", "-c", "umount -R -l /run && mount -t tmpfs -o mode=0755 node-run /run"])
+        for name in _run(["ip", "-n", self.name, "-o", "link", "show"], check=True).stdout.splitlines():
+            interface = name.split(":")[1].strip().split("@")[0]
+            if interface not in ("lo", f"{self.name}-n"):
+                _run(["ip", "-n", self.name, "link", "delete", interface], check=False)
+        self.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=False)
+        self._start_containerd_process()
+        self.run(["systemctl", "boot"])
 
     def kubelet_log(self, lines: int = 60, filter_errors: bool = False) -> str:
         """The tail of the kubelet's log (its error lines only, when asked), as the node's init keeps it."""
@@ -216,18 +362,19 @@ class EdgeNode:
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)
             time.sleep(0.5)
-        # Pods run in network namespaces of their own: find them by the kubelet's cgroups instead.
-        _kill_kubepods_processes()
+        # Pods run in network namespaces of their own: they are the shims' descendants, and in the node's cgroups.
+        self._kill_everything()
         for process in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
         if self.mount_ns.exists():
             _run(["umount", "-l", str(self.mount_ns)], check=False)
             self.mount_ns.unlink(missing_ok=True)
+        self._remove_made_directories()
         _run(["ip", "netns", "del", self.name], check=False)
         # The pair goes with the namespace, but only once the kernel has released it: take it down now.
         _run(["ip", "link", "del", f"{self.name}-h"], check=False)
-        _remove_kubepods_cgroups()
+        problems += self._remove_cgroup_root()
         if _run(["ip", "link", "show", f"{self.name}-h"], check=False).returncode == 0:
             problems.append(f"veth {self.name}-h still exists")
         if Path(f"/run/netns/{self.name}").exists():
@@ -238,37 +385,21 @@ class EdgeNode:
         return problems
 
 
-def _kubepods_pids() -> set[int]:
-    pids: set[int] = set()
-    for procs in Path("/sys/fs/cgroup").glob("*/kubepods/**/cgroup.procs"):
-        with contextlib.suppress(OSError):
-            pids.update(int(pid) for pid in procs.read_text().split())
-    return pids
+def dummy_interfaces_work(netns: str) -> bool:
+    """Whether this kernel makes dummy interfaces (tried in the node's network namespace, then undone)."""
+    probe = "edgenode-probe"
+    if _run(["ip", "-n", netns, "link", "add", probe, "type", "dummy"], check=False).returncode != 0:
+        return False
+    _run(["ip", "-n", netns, "link", "delete", probe], check=False)
+    return True
 
 
-def _kill_kubepods_processes(timeout: float = 10.0) -> None:
-    """SIGKILL every process in the kubelet's pod cgroups (the only kubelet on this machine is the node's)."""
-    deadline = time.monotonic() + timeout
-    while (pids := _kubepods_pids()) and time.monotonic() < deadline:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
-
-
-def _remove_kubepods_cgroups() -> None:
-    """Remove the cgroups the kubelet made (bottom-up, in every v1 controller and the unified tree)."""
+def cgroup_hierarchies() -> list[Path]:
+    """Every cgroup hierarchy of this machine: the v1 controllers' and the unified tree."""
     root = Path("/sys/fs/cgroup")
-    for hierarchy in root.iterdir() if root.is_dir() else []:
-        top = hierarchy / "kubepods"
-        if not top.is_dir():
-            continue
-        for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                                reverse=True):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        with contextlib.suppress(OSError):
-            top.rmdir()
+    if (root / "cgroup.controllers").exists():  # cgroup v2 alone
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()) if root.is_dir() else []
 
 
 def leftovers(name: str) -> list[str]:
@@ -280,7 +411,8 @@ def leftovers(name: str) -> list[str]:
         found.append(f"mount namespace {name}")
     if _run(["ip", "link", "show", f"{name}-h"], check=False).returncode == 0:
         found.append(f"veth {name}-h")
-    found += [f"cgroup {p}" for p in Path("/sys/fs/cgroup").glob("*/kubepods")]
+    found += [f"cgroup {hierarchy / f'kubectl-edge-{name}'}" for hierarchy in cgroup_hierarchies()
+              if (hierarchy / f"kubectl-edge-{name}").exists()]
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [f"mount {line.split()[4]}" for line in mounts.splitlines() if f"/{name}" in line.split()[4]]
     return found

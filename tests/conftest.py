@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +16,14 @@ import localcluster  # noqa: E402
 from clusterkit import required_binary_dir  # noqa: E402
 
 _started: dict[str, localcluster.LocalCluster] = {}
+# L4 runs SuperEdge's binaries from SUPEREDGE_BIN (make l4); without that directory there is nothing to run.
+collect_ignore = [] if os.environ.get("SUPEREDGE_BIN") else ["l4"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Everything under tests/integration and tests/e2e talks to a real cluster: mark it so -m can select it."""
+    """Everything under tests/integration, tests/e2e and tests/l4 talks to a real cluster: mark it so -m selects it."""
     for item in items:
-        if "integration" in item.path.parts or "e2e" in item.path.parts:
+        if {"integration", "e2e", "l4"} & set(item.path.parts):
             item.add_marker(pytest.mark.integration)
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.e2e)

@@ -25,6 +25,7 @@ import build_binaries  # noqa: E402
 import edgenode  # noqa: E402
 import images  # noqa: E402
 import localcluster  # noqa: E402
+import node_tools  # noqa: E402
 
 NODE = "edge1"
 
@@ -62,8 +63,9 @@ def test_a_kubelet_joins_by_an_address_the_certificate_does_not_name(cluster: An
     succeeded(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
     package = tmp_path / "kube-linux-amd64.tar.gz"
     kubelet = str(build_binaries.binary_dir() / "kubelet")
+    crictl = str(node_tools.ensure_built() / "crictl")
     succeeded(run_plugin(cluster.kubeconfig, "package", "build", "--kubelet", kubelet, "--cni", "/usr/lib/cni",
-                         "-o", str(package)))
+                         "--binary", crictl, "-o", str(package)))
     edgeadm = tmp_path / "edgeadm"
     succeeded(run_plugin(cluster.kubeconfig, "installer", "-o", str(edgeadm)))
 
@@ -103,8 +105,13 @@ def test_a_kubelet_joins_by_an_address_the_certificate_does_not_name(cluster: An
         attempt = cluster.kubectl("logs", "-n", "default", "hello-edge", check=False)
         assert logs, f"kubectl logs read the pod's line through the API server and the kubelet: {attempt.stderr}"
 
+        runtime = [crictl, "--runtime-endpoint", f"unix://{edgenode.CONTAINERD_SOCKET}"]
+        assert json.loads(node.run([*runtime, "pods", "-o", "json"]).stdout)["items"], "the pod runs in containerd"
         reset = node.run([sys.executable, str(edgeadm), "reset", "--force"], check=False)
         assert reset.returncode == 0, f"{reset.stdout}\n{reset.stderr}"
+        assert json.loads(node.run([*runtime, "pods", "-o", "json"]).stdout)["items"] == [], \
+            "reset removed the pods kubelet started, through the CRI"
+        assert node.run(["test", "-e", "/usr/bin/crictl"], check=False).returncode != 0, "reset removed crictl too"
         assert node.run(["cat", "/etc/hosts"]).stdout == original_hosts
         assert node.run(["systemctl", "is-active", "kubelet"], check=False).stdout.strip() == "inactive"
     duration = time.monotonic() - started
