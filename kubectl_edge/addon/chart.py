@@ -134,6 +134,49 @@ def parse_helm_version(text: str) -> HelmVersion:
 
 # --- values ------------------------------------------------------------------------------------------------
 
+#: The chart's image values and SuperEdge's image names (``<edge-image-repository>/<name>:<edge-version>``).
+IMAGE_NAMES = {"tunnel": "tunnel", "edgeHealth": "edge-health", "edgeHealthAdmission": "edge-health-admission",
+               "applicationGridController": "application-grid-controller",
+               "applicationGridWrapper": "application-grid-wrapper", "coredns": "coredns"}
+#: Images whose tag is not SuperEdge's release: SuperEdge pins CoreDNS whatever --edge-version says.
+FIXED_TAG_IMAGES = frozenset({"coredns"})
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_REPOSITORY = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+|:[0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+
+
+def edge_version_tag(text: str) -> str:
+    """SuperEdge's --edge-version as an image tag: ``0.9.0`` -> ``v0.9.0`` (as edgeadm normalises it)."""
+    tag = text.strip()
+    if re.fullmatch(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?", tag):
+        tag = f"v{tag}"
+    if not _IMAGE_TAG.fullmatch(tag):
+        raise ConfigError(f"--edge-version {text!r} is not an image tag",
+                          "pass a SuperEdge release such as v0.9.0 (or 0.9.0)")
+    return tag
+
+
+def image_repository(text: str) -> str:
+    """SuperEdge's --edge-image-repository, checked for the shape of a registry path (no tag, no scheme)."""
+    repository = text.strip().rstrip("/")
+    if not _REPOSITORY.fullmatch(repository):
+        raise ConfigError(f"--edge-image-repository {text!r} is not an image repository",
+                          "pass a registry path such as superedge.tencentcloudcr.com/superedge (no tag, no https://)")
+    return repository
+
+
+def image_values(repository: str | None, tag: str | None) -> dict[str, Any]:
+    """The chart's ``images`` values for SuperEdge's image flags; empty when neither is given."""
+    images: dict[str, Any] = {}
+    for value, name in IMAGE_NAMES.items():
+        image: dict[str, str] = {}
+        if repository:
+            image["repository"] = f"{repository}/{name}"
+        if tag and value not in FIXED_TAG_IMAGES:
+            image["tag"] = tag
+        if image:
+            images[value] = image
+    return images
+
 @dataclass(frozen=True)
 class ChartFacts:
     """What the values depend on, read off the cluster and the flags by the caller."""
@@ -157,6 +200,9 @@ class ChartFacts:
     tunnel_node_port: int | None = None
     #: extra names for tunnel-cloud's certificate (SuperEdge's --certSANs)
     tunnel_sans: tuple[str, ...] = ()
+    #: SuperEdge's --edge-image-repository and --edge-version; None keeps the chart's images
+    image_repository: str | None = None
+    image_tag: str | None = None
     namespace: str = NAMESPACE
 
 
@@ -291,6 +337,9 @@ def compute_values(facts: ChartFacts, material: certs.Material) -> ComputedValue
         "edgeKubeProxy": kube_proxy,
         "edgeInfo": {value: live_info[key] for key, value in OWNER_KEYS.items() if key in live_info},
     }
+    images = image_values(facts.image_repository, facts.image_tag)
+    if images:
+        values["images"] = images
     if not facts.control_plane_nodes:
         values["cloudPlacement"] = {
             "nodeSelectorTerms": [{"matchExpressions": [{"key": EDGE_NODE_LABEL, "operator": "DoesNotExist"}]}],

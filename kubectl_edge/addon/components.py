@@ -64,6 +64,11 @@ class ComponentsOptions:
     timeout: float | None = None
     rotate: tuple[str, ...] = ()
     ca_key_file: str | None = None
+    #: SuperEdge's flags: --certSANs, --edge-virtual-addr, --edge-image-repository, --edge-version
+    tunnel_sans: tuple[str, ...] = ()
+    edge_virtual_addr: str = certs.DEFAULT_EDGE_VIRTUAL_ADDR
+    image_repository: str | None = None
+    image_tag: str | None = None
 
 
 @dataclass
@@ -166,6 +171,8 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
         kube_proxy_configmap=cluster.get(ObjectRef(CONFIG_MAP, "kube-proxy", "kube-system")) if kube_proxy else None,
         edge_info=edge_info,
         control_plane_nodes=any(_any(cluster, NODE, label) for label in CONTROL_PLANE_LABELS),
+        tunnel_sans=options.tunnel_sans, edge_virtual_addr=options.edge_virtual_addr,
+        image_repository=options.image_repository, image_tag=options.image_tag,
     )
     material = certs.ensure_material(facts.ca_pem, ca_key, chart.existing_from_objects(live),
                                      chart.certificate_names(chart_facts), rotate=options.rotate)
@@ -189,7 +196,7 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
                              "node affinity keeps the cloud kube-proxy off edge nodes"))
     for ref in (KUBERNETES_ENDPOINTS, KUBERNETES_SLICE):
         current = cluster.get(ref)
-        merged = with_local_endpoint(current, certs.DEFAULT_EDGE_VIRTUAL_ADDR) if current else None
+        merged = with_local_endpoint(current, options.edge_virtual_addr) if current else None
         actions.append(_patch_if(ref, current, merged, "edge nodes reach the API server at their lite-apiserver"))
     release_exists = remembered.get("digest") == digest and release_deployed(cluster)
     notes = [*computed.notes, *material.notes]

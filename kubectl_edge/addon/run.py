@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubectl_edge.addon import chart
 from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import Action, Verb, plan_object
-from kubectl_edge.addon.facts import AddonInputs, gather
+from kubectl_edge.addon.facts import AddonInputs, gather, read_ca
+from kubectl_edge.addon.kubeadm_pki import default_ca_files
 from kubectl_edge.addon.preflight import (
     CLUSTER_INFO,
     Findings,
@@ -154,7 +155,11 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
     try:
         state = load_state(cluster)
         public_address = options.inputs.public_address or state.settings.get("publicAddress")
-        inputs = AddonInputs(public_address, options.inputs.ca_cert_file, options.inputs.ca_key_file)
+        # SuperEdge's default: kubeadm's CA files on a control-plane node, when they are this cluster's CA.
+        ca_files = default_ca_files(read_ca(cluster, options.inputs.ca_cert_file), options.inputs.ca_cert_file,
+                                    options.inputs.ca_key_file)
+        inputs = AddonInputs(public_address, ca_files.ca_cert_file, ca_files.ca_key_file)
+        component_options = replace(options.components, ca_key_file=ca_files.ca_key_file)
         facts = gather(cluster, inputs)
         phased: list[tuple[str, Action]] = []
         if run_prerequisites:
@@ -163,11 +168,12 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         if run_components:
             components_plan = components_phase.plan_components(
                 cluster, facts, public_address or facts.control_plane_endpoint,
-                state.settings.get(components_phase.SETTINGS_KEY) or {}, options.components)
+                state.settings.get(components_phase.SETTINGS_KEY) or {}, component_options)
             phased += [("components", action) for action in components_plan.actions]
     except Forbidden:
         check_permissions(cluster)  # names every missing permission, not just the first read that failed
         raise
+    report.notes.extend(ca_files.notes)
     report.notes.extend(facts.notes)
     actions = [action for _, action in phased]
     report.actions = actions

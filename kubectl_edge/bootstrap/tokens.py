@@ -112,6 +112,10 @@ class Duties:
         return self.signer is True and self.cleaner is True
 
 
+#: The apiVersion of kubeadm's ``token list`` output objects.
+KUBEADM_OUTPUT_VERSION = "output.kubeadm.k8s.io/v1alpha3"
+
+
 @dataclass(frozen=True)
 class StoredToken:
     """A bootstrap-token Secret as found in the cluster; the record holds the secret (never shown)."""
@@ -187,6 +191,23 @@ class StoredToken:
         if signed is not None:
             document["signed"] = signed
         return document
+
+    def kubeadm_document(self, now: datetime.datetime) -> dict[str, Any]:
+        """The token as ``kubeadm token list -o json`` prints it (``output.kubeadm.k8s.io/v1alpha3``), for
+        ``-o jsonpath``: templates written for kubeadm (``{.token}``) read the same fields here."""
+        left = self.record.ttl_seconds(now)
+        token = self.record.token
+        return {
+            "kind": "BootstrapToken", "apiVersion": KUBEADM_OUTPUT_VERSION, "creationTimestamp": None,
+            "token": token.value if token else self.id,
+            "description": self.record.description,
+            "ttl": None if left is None else short_human_duration(max(left, 0)),
+            "expires": None if self.record.expiration is None
+            else bootstrap_token.format_expiration(self.record.expiration),
+            "usages": list(self.record.usages),
+            "groups": list(self.record.groups),
+            "id": self.id,
+        }
 
 
 @dataclass

@@ -23,6 +23,24 @@ def _seconds(text: str) -> float:
         raise typer.BadParameter(exc.message, param_hint="--timeout") from exc
 
 
+def _split(values: list[str] | None) -> tuple[str, ...]:
+    """``--certSANs a,b --certSANs c`` -> ``(a, b, c)``, as SuperEdge's string-array flag reads them."""
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+
+
+def _edge_virtual_addr(text: str) -> str:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an IP address", param_hint="--edge-virtual-addr") from None
+    if address.version != 4 or address.is_unspecified or address.is_loopback or address.is_multicast:
+        raise typer.BadParameter(f"{text} cannot be an edge node's interface address; pass a link-local IPv4 "
+                                 "address such as SuperEdge's 169.254.20.11", param_hint="--edge-virtual-addr")
+    return str(address)
+
+
 def _check_target(target: str | None) -> None:
     if target not in (None, EDGE_APPS):
         raise typer.BadParameter(f"unknown target {target!r}; the only one is {EDGE_APPS}", param_hint="TARGET")
@@ -51,14 +69,40 @@ def addon(
     wait: Annotated[bool, typer.Option("--wait", help="wait until the edge components roll out")] = False,
     timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="how long --wait waits")] = "5m",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; change nothing")] = False,
+    cert_sans: Annotated[list[str] | None, typer.Option(
+        "--certSANs", "--cert-sans", metavar="NAME,...",
+        help="extra DNS names or IPs for tunnel-cloud's certificate (repeatable)")] = None,
+    edge_version: Annotated[str | None, typer.Option(
+        "--edge-version", metavar="VERSION", help="tag of SuperEdge's images, e.g. v0.9.0 (default: the chart's)")
+    ] = None,
+    edge_image_repository: Annotated[str | None, typer.Option(
+        "--edge-image-repository", metavar="REPOSITORY",
+        help="registry path of SuperEdge's images (default: superedge.tencentcloudcr.com/superedge)")] = None,
+    edge_virtual_addr: Annotated[str | None, typer.Option(
+        "--edge-virtual-addr", metavar="IP",
+        help="address of the dummy interface on edge nodes (default 169.254.20.11)")] = None,
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
 ) -> None:
     """Prepare the cluster for edge nodes: preflight, join prerequisites, edge components."""
     _check_target(target)
+    from kubectl_edge.addon import certs, chart
     from kubectl_edge.addon.components import ComponentsOptions
     from kubectl_edge.addon.facts import AddonInputs
     from kubectl_edge.addon.run import AddonOptions, run_addon
     from kubectl_edge.cluster.client import connect
+    from kubectl_edge.errors import ConfigError
+
+    try:
+        image_tag = chart.edge_version_tag(edge_version) if edge_version is not None else None
+    except ConfigError as exc:
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--edge-version") from None
+    try:
+        image_repository = (chart.image_repository(edge_image_repository) if edge_image_repository is not None
+                            else None)
+    except ConfigError as exc:
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--edge-image-repository") from None
+    virtual_addr = (_edge_virtual_addr(edge_virtual_addr) if edge_virtual_addr is not None
+                    else certs.DEFAULT_EDGE_VIRTUAL_ADDR)
 
     options = AddonOptions(
         inputs=AddonInputs(public_address, ca_cert, ca_key),
@@ -66,7 +110,9 @@ def addon(
         dry_run=dry_run, reprobe=reprobe,
         components=ComponentsOptions(values_files=tuple(values or ()), set_values=tuple(set_values or ()),
                                      chart_dir=chart_dir, helm=helm, wait=wait, timeout=_seconds(timeout),
-                                     ca_key_file=ca_key))
+                                     ca_key_file=ca_key, tunnel_sans=_split(cert_sans),
+                                     edge_virtual_addr=virtual_addr, image_repository=image_repository,
+                                     image_tag=image_tag))
     with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
         report = run_addon(cluster, options, progress)
     document = report.to_json()
@@ -107,9 +153,25 @@ def detach(
     timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION",
                                          help="how long to wait for the edge components to go")] = "5m",
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
+    ca_cert: Annotated[str | None, typer.Option(
+        "--ca.cert", "--ca-cert", metavar="FILE", help="accepted as SuperEdge's detach does; not needed")] = None,
+    ca_key: Annotated[str | None, typer.Option(
+        "--ca.key", "--ca-key", metavar="FILE", help="accepted as SuperEdge's detach does; not needed")] = None,
+    master_public_addr: Annotated[str | None, typer.Option(
+        "--master-public-addr", "--public-address", metavar="HOST[:PORT]",
+        help="accepted as SuperEdge's detach does; not needed")] = None,
+    cert_sans: Annotated[list[str] | None, typer.Option(
+        "--certSANs", "--cert-sans", metavar="NAME,...", help="accepted as SuperEdge's detach does; not needed")
+    ] = None,
 ) -> None:
     """Return the cluster to its state before addon: revert recorded patches, delete what addon created."""
     _check_target(target)
+    given = [flag for flag, value in (("--ca.cert", ca_cert), ("--ca.key", ca_key),
+                                      ("--master-public-addr", master_public_addr), ("--certSANs", cert_sans))
+             if value]
+    if given:
+        # SuperEdge's detach takes addon's flags; here everything to undo is in kubectl-edge's record.
+        progress("detach", f"{', '.join(given)}: not needed (detach works from kubectl-edge's record); ignored")
     from kubectl_edge.addon.detach import DetachOptions, run_detach
     from kubectl_edge.cluster.client import connect
 

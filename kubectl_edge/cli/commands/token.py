@@ -24,12 +24,32 @@ app = typer.Typer(
 
 
 class ListFormat(str, Enum):
-    """Values of ``token list -o``."""
+    """Values of ``token list -o`` (besides ``jsonpath=TEMPLATE``)."""
 
     text = "text"
     wide = "wide"
     json = "json"
     yaml = "yaml"
+
+
+def _list_format(text: str) -> tuple[ListFormat | None, str | None]:
+    """``-o`` of token list: a ListFormat, or kubeadm's ``jsonpath=TEMPLATE`` (its template)."""
+    from kubectl_edge.cli.jsonpath import parse_output, render
+    from kubectl_edge.errors import ConfigError
+
+    try:
+        template = parse_output(text)
+        if template is not None:
+            render(template, {})  # a bad template is refused before the cluster is asked
+    except ConfigError as exc:
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="-o") from None
+    if template is not None:
+        return None, template
+    try:
+        return ListFormat(text), None
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: the formats are text, wide, json, yaml and jsonpath=TEMPLATE",
+                                 param_hint="-o") from None
 
 
 def _split(values: list[str] | None, default: tuple[str, ...]) -> list[str]:
@@ -148,14 +168,27 @@ def _render_list(result: ListResult, wide: bool) -> str:
     return _table(rows)
 
 
+@app.command("generate")
+def generate() -> None:
+    """Print a new random bootstrap token, as kubeadm token generate does; nothing is stored in the cluster."""
+    from edge_protocol import token as bootstrap_token
+
+    emit(bootstrap_token.generate_token().value + "\n")
+
+
 @app.command("list")
 def list_tokens(
     ctx: typer.Context,
-    output: Annotated[ListFormat, typer.Option("-o", "--output", help="text, wide, json or yaml")] = ListFormat.text,
+    output_text: Annotated[str, typer.Option(
+        "-o", "--output", metavar="FORMAT",
+        help="text, wide, json, yaml, or jsonpath=TEMPLATE (applied to each token as kubeadm prints it, "
+             "whole token included)")] = "text",
 ) -> None:
     """List the cluster's bootstrap tokens (kubeadm's too): ID, TTL, expiry, usages, description, groups."""
     from kubectl_edge.bootstrap.run import run_list
     from kubectl_edge.cluster.client import connect
+
+    output, template = _list_format(output_text)
 
     with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
         result = run_list(cluster, progress)
@@ -165,7 +198,13 @@ def list_tokens(
     if result.hidden_probes:
         progress("tokens", f"{result.hidden_probes} preflight probe token(s) of kubectl edge addon not shown "
                            "(no node can use them; addon deletes them)")
-    if output in (ListFormat.json, ListFormat.yaml):
+    if template is not None:
+        from kubectl_edge.cli.jsonpath import render
+
+        # As kubeadm: the template is applied to each token on its own, the outputs follow one another.
+        emit("".join(render(template, stored.kubeadm_document(result.now)) for stored in result.tokens))
+    elif output in (ListFormat.json, ListFormat.yaml):
+        assert output is not None
         emit(dump(result.to_json(), OutputFormat(output.value)))
     elif not result.tokens:
         progress("tokens", "no bootstrap tokens found")
