@@ -236,9 +236,10 @@ def test_a_node_behind_lite_apiserver_survives_a_cut_link_a_kubelet_restart_and_
     assert Path("/etc/hosts").read_bytes() == machine_hosts
     machine_after = {path: file_tree(Path(path)) if Path(path).exists() else None
                      for path in ("/data", "/var/log/pods")}
-    if machine_before["/data"] is None and any(edgenode.NAMESPACE_DIR.glob("*.mnt")):
-        # Another simulated node still needs /data as its overlay's lower directory; the last one removes it.
-        assert machine_after.pop("/data") == {}, "the machine's /data stays empty"
+    if machine_before["/data"] in (None, {}):
+        # The simulated nodes make an empty /data where the machine has none (an overlay's lower directory) and
+        # the last node removes it: other nodes alive at either end decide which of the two it is.
+        assert machine_after.pop("/data") in (None, {}), "nothing was written into the machine's /data"
         machine_before.pop("/data")
     assert machine_after == machine_before, "the machine's own files are untouched"
     cluster.kubectl("delete", "pod", "-n", "default", "hello-edge", "--force", "--grace-period=0", check=False)
