@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """A simulated cloud (non-edge) node: hack/edgenode.py's node, joined by the real ``kubeadm join``.
 
-It is an :class:`edgenode.EdgeNode` (its own network and mount namespaces, overlays, containerd, mini_init as
-systemctl) with what a cloud worker has besides:
+:class:`IsolatedNode` is an edge node whose kubelet has a cgroup root of its own (any node that shares the
+machine with another kubelet needs one). :class:`CloudNode` is such a node (so an :class:`edgenode.EdgeNode`:
+its own network and mount namespaces, overlays, containerd, mini_init as systemctl) with what a cloud worker
+has besides:
 
 - the API server at ``127.0.0.1:PORT`` as the node sees it (a forwarder on the node's own loopback to the
   host side of its veth), because cluster-info names the local API server by that address and kubeadm hands
   cluster-info's server to the kubelet;
 - a hosts file naming ``localhost`` and the node, and the node's loopback as its only name server, so
   neither kubeadm's checks nor the kubelet ask a name server outside;
-- a kubelet cgroup root of its own (``/sys/fs/cgroup/<controller>/<cgroup_root>``): the kubelet removes pod
-  cgroups of its root that it does not know, so two kubelets on one machine sharing the default
-  ``/kubepods`` would kill each other's pods;
-- with :meth:`CloudNode.install_kubeadm`, what the kubelet and kubeadm packages put on a node: both binaries
-  in /usr/bin, crictl, and the systemd unit with kubeadm's drop-in (in /etc/systemd/system, as /usr/lib is
-  not overlaid).
+- a kubelet cgroup root of its own (``/sys/fs/cgroup/<controller>/<cgroup_root>``, given to the kubelet by
+  a ``kubeadm join --patches`` patch): the kubelet removes pod cgroups of its root that it does not know, so
+  two kubelets on one machine sharing the default ``/kubepods`` would kill each other's pods;
+- with :meth:`CloudNode.install_kubeadm`, what the kubelet, kubeadm and kubernetes-cni packages put on a
+  node: both binaries and crictl in /usr/bin, the CNI plugins in /opt/cni/bin, the systemd unit with
+  kubeadm's drop-in (in /etc/systemd/system, as /usr/lib is not overlaid), the unit enabled.
 
 ``kubeadm join`` then runs as on a real node: it writes /var/lib/kubelet/config.yaml, kubeadm-flags.env and
 bootstrap-kubelet.conf, starts the kubelet through ``systemctl`` (mini_init: ``daemon-reload``, ``stop``,

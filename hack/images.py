@@ -6,6 +6,9 @@ Each is one static C program (``gcc -static``) in a single-layer OCI image-layou
 sources give the same tarball.
 
     hack/images.py OUTDIR        writes OUTDIR/pause.tar and OUTDIR/hello.tar
+
+``build_web`` makes a third, a tiny HTTP responder and client; ``binary_image`` wraps a given static binary
+(SuperEdge's, say) into an image with it at /usr/local/bin/<name>.
 """
 
 from __future__ import annotations
@@ -47,8 +50,72 @@ int main(int argc, char **argv) {
 }
 """
 
+# A tiny HTTP responder and client: ``web serve PORT TEXT`` answers every request with TEXT;
+# ``web get IP PORT PATH`` prints the body of one GET (exit 1 when it fails); ``web echo WORD...`` prints them.
+WEB_C = r"""
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static void quit(int sig) { (void)sig; _exit(0); }
+static int serve(int port, const char *text) {
+    int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    char request[4096], answer[8192];
+    a.sin_family = AF_INET; a.sin_port = htons(port); a.sin_addr.s_addr = htonl(INADDR_ANY);
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 16)) { perror("listen"); return 1; }
+    printf("serving %s on %d\n", text, port); fflush(stdout);
+    for (;;) {
+        int c = accept(s, 0, 0);
+        if (c < 0) continue;
+        if (read(c, request, sizeof request) > 0) {
+            int n = snprintf(answer, sizeof answer, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n", strlen(text) + 1, text);
+            if (write(c, answer, n) < 0) perror("write");
+        }
+        close(c);
+    }
+}
+static int get(const char *ip, int port, const char *path) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    char buffer[65536]; size_t used = 0; ssize_t n;
+    struct timeval timeout = {5, 0};
+    a.sin_family = AF_INET; a.sin_port = htons(port);
+    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) { fprintf(stderr, "not an IPv4 address: %s\n", ip); return 2; }
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    if (connect(s, (struct sockaddr *)&a, sizeof a)) { perror("connect"); return 1; }
+    n = snprintf(buffer, sizeof buffer, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, ip);
+    if (write(s, buffer, n) != n) { perror("write"); return 1; }
+    while (used < sizeof buffer - 1 && (n = read(s, buffer + used, sizeof buffer - 1 - used)) > 0) used += n;
+    buffer[used] = 0;
+    char *body = strstr(buffer, "\r\n\r\n");
+    if (!body || strncmp(buffer, "HTTP/1.", 7)) { fprintf(stderr, "no HTTP answer\n"); return 1; }
+    fputs(body + 4, stdout);
+    return 0;
+}
+int main(int argc, char **argv) {
+    signal(SIGINT, quit); signal(SIGTERM, quit);
+    if (argc == 4 && !strcmp(argv[1], "serve")) return serve(atoi(argv[2]), argv[3]);
+    if (argc == 5 && !strcmp(argv[1], "get")) return get(argv[2], atoi(argv[3]), argv[4]);
+    if (argc >= 2 && !strcmp(argv[1], "echo")) {
+        for (int i = 2; i < argc; i++) printf("%s%s", argv[i], i + 1 < argc ? " " : "\n");
+        return 0;
+    }
+    fprintf(stderr, "usage: web serve PORT TEXT | web get IP PORT PATH | web echo WORD...\n");
+    return 2;
+}
+"""
+
 PAUSE_IMAGE = "localhost/pause:edge"
 HELLO_IMAGE = "localhost/hello:edge"
+WEB_IMAGE = "localhost/web:edge"
 
 
 def compile_static(source: str, output: Path) -> None:
@@ -163,6 +230,16 @@ def build(out: Path) -> dict[str, Path]:
         tarball.write_bytes(oci_image(binary.read_bytes(), name, reference))
         made[reference] = tarball
     return made
+
+
+def build_web(out: Path) -> Path:
+    """Write web.tar (the HTTP responder and client, ``/web``) into ``out``; return the tarball."""
+    out.mkdir(parents=True, exist_ok=True)
+    binary = out / "web"
+    compile_static(WEB_C, binary)
+    tarball = out / "web.tar"
+    tarball.write_bytes(oci_image(binary.read_bytes(), "web", WEB_IMAGE))
+    return tarball
 
 
 if __name__ == "__main__":
