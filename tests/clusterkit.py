@@ -135,7 +135,9 @@ def persisted_writes_since(cluster: Any, mark: int, user_agent_prefix: str | tup
     for line in Path(cluster.audit_log).read_text().splitlines()[mark:]:
         event = json.loads(line)
         resource = (event.get("objectRef") or {}).get("resource", "")
+        # A server-side dry run (dryRun=All) stores nothing, whatever its verb.
         if (event.get("userAgent", "").startswith(user_agent_prefix) and resource not in _NON_PERSISTING
+                and "dryRun=All" not in event.get("requestURI", "")
                 and event.get("verb") in ("create", "update", "patch", "delete", "deletecollection")):
             events.append(event)
     return events
