@@ -405,10 +405,13 @@ def test_a_deployment_grid_and_service_grid_give_each_site_its_own_and_site_a_se
     assert service, "the ServiceGrid's Service"
 
     def wrapper_endpoints() -> set[str] | None:
-        status, body = _through_wrapper(platform.edge, "/api/v1/namespaces/default/endpoints/echo-svc")
+        # As kube-proxy asks (it lists and watches EndpointSlices; the wrapper runs --support-endpointslice).
+        status, body = _through_wrapper(platform.edge, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+                                                       "?labelSelector=kubernetes.io%2Fservice-name%3Decho-svc")
         if status != 200:
             return None
-        return {a["ip"] for subset in json.loads(body).get("subsets") or [] for a in subset.get("addresses", [])}
+        return {address for item in json.loads(body).get("items") or [] for endpoint in item.get("endpoints") or []
+                for address in endpoint.get("addresses", [])}
 
     # The API server lists both sites' endpoints; the wrapper on the site-a node only site a's.
     assert wait_for(lambda: wrapper_endpoints() == {placed[EDGE]}, timeout=90, interval=2), \
