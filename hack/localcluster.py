@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_binaries
+import build_kubernetes
 
 SERVICE_CIDR = "198.19.0.0/20"
 KUBERNETES_SERVICE_IP = "198.19.0.1"
@@ -411,6 +412,16 @@ def _reap(pid: int) -> None:
 # --- cluster ---------------------------------------------------------------------------------------------
 
 PKI_LAYOUTS = ("shared", "split")
+#: Set to a version hack/build_kubernetes.py builds (v1.30.14) to run clusters of that version by default.
+KUBERNETES_VERSION_ENV = "KUBECTL_EDGE_KUBERNETES"
+
+
+def default_binary_dir() -> Path:
+    """The binaries clusters run by default: build_binaries', or another version's when the environment asks."""
+    version = os.environ.get(KUBERNETES_VERSION_ENV)
+    if version and version != build_binaries.KUBERNETES_VERSION:
+        return build_kubernetes.binary_dir(version)
+    return build_binaries.binary_dir()
 
 
 def _admin_context(root: Path) -> ssl.SSLContext:
@@ -426,7 +437,7 @@ def start(root: Path, flavour: str = "bare", signer: bool = True, bin_dir: Path 
         raise ValueError(f"unknown flavour {flavour!r}")
     if pki not in PKI_LAYOUTS:
         raise ValueError(f"unknown PKI layout {pki!r}")
-    binaries = bin_dir or build_binaries.binary_dir()
+    binaries = bin_dir or default_binary_dir()
     if not build_binaries.is_built(binaries):
         raise ClusterStartError(f"the control-plane binaries are not built in {binaries}: "
                                 "run hack/build_binaries.py (or make binaries)")

@@ -198,11 +198,13 @@ def settled_differences(cluster: Any, before: dict[str, Any]) -> list[str]:
 def required_binary_dir() -> Path:
     """The cache of built binaries; when it is not built the test fails in CI (never a skip there), else skips."""
     import build_binaries
+    import localcluster
     import pytest
 
-    directory = build_binaries.binary_dir()
+    # build_binaries' directory, or that of the Kubernetes version KUBECTL_EDGE_KUBERNETES names.
+    directory = localcluster.default_binary_dir()
     if not build_binaries.is_built(directory):
-        message = f"binaries not built in {directory}: run make binaries"
+        message = f"binaries not built in {directory}: run make binaries (and hack/build_kubernetes.py)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
