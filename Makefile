@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Build the Kubernetes, etcd and helm binaries and the nodes' crictl into the cache (a no-op when they are there).
+## Build the Kubernetes (newest and oldest supported minor), etcd and helm binaries and the nodes' crictl into the
+## cache (a no-op when they are there).
 binaries:
 	$(PYTHON) hack/build_binaries.py
+	$(PYTHON) hack/build_kubernetes.py
 	$(PYTHON) hack/node_tools.py
 
 ## containerd, runc, CNI plugins and iproute2 from Debian, for the simulated edge node (needs root).
