@@ -27,7 +27,7 @@ from edge_installer.join import JoinContext
 from edge_installer.kubeconfig import read_kubelet_kubeconfig
 
 PHASE = "start"
-_POLL = 2.0
+_POLL = 0.5
 _REPORT_EVERY = 10.0
 _TROUBLESHOOT = ("see why with: systemctl status kubelet; journalctl -xeu kubelet (a missing container runtime is the "
                  "usual cause)")
