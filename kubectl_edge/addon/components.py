@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_edge import yamltext
-from kubectl_edge.addon import certs, chart
+from kubectl_edge.addon import adopt, certs, chart
 from kubectl_edge.addon.changes import Action, Verb, patch_action, plan_object
 from kubectl_edge.addon.prerequisites import ClusterFacts, Desired
 from kubectl_edge.cluster.client import Cluster
@@ -66,9 +66,12 @@ class ComponentsOptions:
     ca_key_file: str | None = None
     #: SuperEdge's flags: --certSANs, --edge-virtual-addr, --edge-image-repository, --edge-version
     tunnel_sans: tuple[str, ...] = ()
-    edge_virtual_addr: str = certs.DEFAULT_EDGE_VIRTUAL_ADDR
+    #: None: SuperEdge's default (or, when adopting, the one edge-info names)
+    edge_virtual_addr: str | None = None
     image_repository: str | None = None
     image_tag: str | None = None
+    #: take over the components SuperEdge's edgeadm installed (see adopt.py)
+    adopt: bool = False
 
 
 @dataclass
@@ -82,6 +85,8 @@ class ComponentsPlan:
     helm: chart.Helm
     chart_dir: Path
     notes: list[str] = field(default_factory=list)
+    #: objects SuperEdge's edgeadm made that the release takes over or replaces (with --adopt)
+    edits: list[adopt.Edit] = field(default_factory=list)
 
 
 def _with_label(body: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +160,7 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
     helm = chart.helm_version(chart.find_helm(options.helm))
     live = {role: cluster.get(ref) for role, ref in chart.existing_refs().items()}
     edge_info = live.get("edge-info")
-    if edge_info is not None and not chart.owned_by_release(edge_info):
+    if edge_info is not None and not chart.owned_by_release(edge_info) and not options.adopt:
         raise PreconditionFailed(
             "edge-system/edge-info exists but is not part of the superedge-addon release, so helm cannot manage it",
             "carry its keys into values (--set edgeInfo.hostConfig=..., edgeInfo.insecureRegistries=..., "
@@ -164,6 +169,15 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
     if options.ca_key_file:
         ca_key = Path(options.ca_key_file).read_text()
     kube_proxy = cluster.get(KUBE_PROXY)
+    existing = chart.existing_from_objects(live)
+    adopted_port: int | None = None
+    virtual_addr = options.edge_virtual_addr
+    if options.adopt:
+        # What connected edge nodes hold: the material, tunnel-cloud's NodePort, the address of their interface.
+        existing = adopt.superedge_existing(cluster, live, existing)
+        adopted_port = adopt.grpc_node_port(cluster.get(ObjectRef(SERVICE, "tunnel-cloud", chart.NAMESPACE)))
+        virtual_addr = virtual_addr or adopt.edge_virtual_addr(edge_info)
+    virtual_addr = virtual_addr or certs.DEFAULT_EDGE_VIRTUAL_ADDR
     chart_facts = chart.ChartFacts(
         public_address=public_address, ca_pem=facts.ca_pem, service_cidr=facts.service_cidr,
         cluster_domain=facts.cluster_domain, kubernetes_service_ip=facts.kubernetes_service_ip,
@@ -171,11 +185,13 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
         kube_proxy_configmap=cluster.get(ObjectRef(CONFIG_MAP, "kube-proxy", "kube-system")) if kube_proxy else None,
         edge_info=edge_info,
         control_plane_nodes=any(_any(cluster, NODE, label) for label in CONTROL_PLANE_LABELS),
-        tunnel_sans=options.tunnel_sans, edge_virtual_addr=options.edge_virtual_addr,
+        tunnel_sans=options.tunnel_sans, edge_virtual_addr=virtual_addr, tunnel_node_port=adopted_port,
         image_repository=options.image_repository, image_tag=options.image_tag,
     )
-    material = certs.ensure_material(facts.ca_pem, ca_key, chart.existing_from_objects(live),
-                                     chart.certificate_names(chart_facts), rotate=options.rotate)
+    material = certs.ensure_material(facts.ca_pem, ca_key, existing, chart.certificate_names(chart_facts),
+                                     rotate=options.rotate)
+    if options.adopt:
+        material = adopt.keep_material(existing, material)
     computed = chart.compute_values(chart_facts, material.material)
     values_text = chart.values_yaml(computed.values)
     digest = _digest(chart_dir, values_text, options)
@@ -196,12 +212,17 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
                              "node affinity keeps the cloud kube-proxy off edge nodes"))
     for ref in (KUBERNETES_ENDPOINTS, KUBERNETES_SLICE):
         current = cluster.get(ref)
-        merged = with_local_endpoint(current, options.edge_virtual_addr) if current else None
+        merged = with_local_endpoint(current, virtual_addr) if current else None
         actions.append(_patch_if(ref, current, merged, "edge nodes reach the API server at their lite-apiserver"))
     release_exists = remembered.get("digest") == digest and release_deployed(cluster)
     notes = [*computed.notes, *material.notes]
-    return ComponentsPlan(actions=actions, values=computed.values, digest=digest,
+    plan = ComponentsPlan(actions=actions, values=computed.values, digest=digest,
                           up_to_date=release_exists, helm=helm, chart_dir=chart_dir, notes=notes)
+    if options.adopt:
+        rendered = chart.manifest_objects(render(cluster, plan, options, facts.git_version))
+        plan.edits = adopt.plan_adoption(cluster, rendered)
+        plan.up_to_date = plan.up_to_date and not plan.edits
+    return plan
 
 
 def _default_node_port(chart_dir: Path) -> int | None:
@@ -230,7 +251,8 @@ def install(cluster: Cluster, plan: ComponentsPlan, options: ComponentsOptions, 
             _connection(cluster) as (kubeconfig, context):
         argv = chart.upgrade_argv(plan.helm, plan.chart_dir, [values_file, *options.values_files],
                                   set_values=options.set_values, wait=options.wait, timeout=options.timeout,
-                                  create_namespace=False, kubeconfig=kubeconfig, kube_context=context)
+                                  create_namespace=False, kubeconfig=kubeconfig, kube_context=context,
+                                  force_conflicts=options.adopt)
         notify("components", f"helm {plan.helm.version} upgrade --install {chart.RELEASE} in {chart.NAMESPACE}"
                + (" (waiting for the rollout)" if options.wait else ""))
         chart.run_upgrade(argv, timeout=(options.timeout or 300) + 60)

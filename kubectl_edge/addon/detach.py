@@ -14,7 +14,7 @@ from typing import Any
 
 from edge_protocol import names
 from edge_protocol import token as bootstrap_token
-from kubectl_edge.addon import chart
+from kubectl_edge.addon import adopt, chart
 from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import RevertState, inverse_patch, revert_state
 from kubectl_edge.addon.preflight import remove_probes
@@ -96,6 +96,9 @@ def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> Deta
             notify("detach", f"would helm uninstall {chart.RELEASE} in {chart.NAMESPACE}")
         else:
             components_phase.uninstall(cluster, options.helm, options.timeout, notify)
+    if state.settings.get(adopt.SETTINGS_KEY) or cluster.get(adopt.ORIGINALS) is not None:
+        # What adoption and --repair changed comes back from the originals saved before the first change.
+        report.reverted += [f"{ref} (as before adoption)" for ref in adopt.restore(cluster, notify, options.dry_run)]
 
     for record in reversed(state.patches):
         live = cluster.get(record.ref)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubectl_edge.addon import chart
+from kubectl_edge.addon import adopt, chart
 from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import Action, Verb, plan_object
 from kubectl_edge.addon.facts import AddonInputs, gather, read_ca
@@ -28,7 +28,7 @@ from kubectl_edge.addon.preflight import (
 from kubectl_edge.addon.prerequisites import desired_prerequisites
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import ObjectRef
-from kubectl_edge.errors import AlreadyExists, ConfigError, Conflict, Forbidden, Invalid
+from kubectl_edge.errors import AlreadyExists, ConfigError, Conflict, Forbidden, Invalid, PreconditionFailed
 from kubectl_edge.record import MANAGED_BY, STATE_REF, CreatedObject, PatchRecord, State, load_state
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ class AddonOptions:
     skip_phases: frozenset[str] = frozenset()
     dry_run: bool = False
     reprobe: bool = False
+    #: undo edgeadm's rewrites where the original is known (adopt.py)
+    repair: bool = False
     components: components_phase.ComponentsOptions = field(default_factory=components_phase.ComponentsOptions)
 
 
@@ -66,6 +68,8 @@ class AddonReport:
     writes: int = 0
     helm_values: dict[str, Any] | None = None
     rendered: str | None = None
+    #: what adoption and --repair change in objects SuperEdge's edgeadm made (originals saved first)
+    edits: list[adopt.Edit] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary for ``-o json|yaml`` (helm values and rendered objects in a dry run only)."""
@@ -80,6 +84,8 @@ class AddonReport:
             "objects": [{"action": a.verb.value, "kind": a.ref.kind.kind, "namespace": a.ref.namespace,
                          "name": a.ref.name, "note": a.note, **({"patch": a.forward} if a.forward else {})}
                         for a in self.actions],
+            "adoption": [{"action": e.how, "kind": e.ref.kind.kind, "namespace": e.ref.namespace, "name": e.ref.name,
+                          "note": e.note} for e in self.edits],
             "notes": self.notes,
             "writeRequests": self.writes,
             **extra,
@@ -159,8 +165,20 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         ca_files = default_ca_files(read_ca(cluster, options.inputs.ca_cert_file), options.inputs.ca_cert_file,
                                     options.inputs.ca_key_file)
         inputs = AddonInputs(public_address, ca_files.ca_cert_file, ca_files.ca_key_file)
-        component_options = replace(options.components, ca_key_file=ca_files.ca_key_file)
+        # Once adopted, every later run keeps what edge nodes hold as adoption did (certificates by content,
+        # not by the names kubectl-edge would give them).
+        adopting = options.components.adopt or bool(state.settings.get(adopt.SETTINGS_KEY))
+        component_options = replace(options.components, ca_key_file=ca_files.ca_key_file, adopt=adopting)
         facts = gather(cluster, inputs)
+        recognition = adopt.recognise(cluster, (facts.version_major, facts.version_minor))
+        if recognition.installed and run_components and not adopting and \
+                not components_phase.release_deployed(cluster):
+            raise PreconditionFailed(
+                "this cluster was prepared by SuperEdge's edgeadm: its components are in edge-system without "
+                f"Helm ownership ({', '.join(recognition.components)})",
+                "run kubectl edge addon --adopt to make them the superedge-addon release (the tunnel token, "
+                "certificates, health-check key, edge-info and NodePorts are kept; detach returns to this state); "
+                "add --dry-run to see the plan")
         phased: list[tuple[str, Action]] = []
         if run_prerequisites:
             phased += [("prerequisites", plan_object(d, cluster.get(ObjectRef.of(d.body))))
@@ -174,13 +192,24 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         check_permissions(cluster)  # names every missing permission, not just the first read that failed
         raise
     report.notes.extend(ca_files.notes)
+    report.notes.extend(recognition.notes(options.repair))
     report.notes.extend(facts.notes)
     actions = [action for _, action in phased]
     report.actions = actions
     changes = [(phase, a) for phase, a in phased if a.verb is not Verb.keep]
+    edits = [*(components_plan.edits if components_plan else []), *(recognition.repairs if options.repair else [])]
+    report.edits = edits
+    if component_options.adopt and components_plan is not None:
+        edited = {str(edit.ref) for edit in edits}
+        left = [ref for ref in recognition.components if ref not in edited]
+        if left:
+            report.notes.append(f"left as edgeadm made it (the chart renders no such object): {', '.join(left)}")
     settings = dict(state.settings)
     if options.inputs.public_address:
         settings["publicAddress"] = options.inputs.public_address
+    if edits:
+        # Write-ahead: detach looks for the saved originals whenever this is on record.
+        settings[adopt.SETTINGS_KEY] = {"secret": adopt.ORIGINALS.name, "namespace": adopt.ORIGINALS.namespace}
     install_needed = components_plan is not None and not components_plan.up_to_date
     if components_plan is not None:
         report.notes.extend(components_plan.notes)
@@ -197,8 +226,13 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
     if run_preflight:
         if report.findings and not probe_needed:
             notify("preflight", "using the findings remembered from an earlier run (--reprobe measures again)")
-        notify("preflight", f"server {facts.git_version}; cluster-info server {facts.cluster_info_server}")
-    if not (changes or probe_needed or settings != state.settings or uids_missing or install_needed):
+        stored = adopt.cluster_info_server(cluster.get(CLUSTER_INFO))
+        if stored and stored != facts.cluster_info_server:
+            server_line = f"cluster-info server {stored} (as stored; addon would write {facts.cluster_info_server})"
+        else:
+            server_line = f"cluster-info server {facts.cluster_info_server}"
+        notify("preflight", f"server {facts.git_version}; {server_line}")
+    if not (changes or probe_needed or settings != state.settings or uids_missing or install_needed or edits):
         notify("addon", "everything is in place; nothing to change")
         return report
     if run_preflight:
@@ -233,6 +267,9 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
                     uids[action.ref] = uid
                 notify(phase, progress_line(action))
             _record_uids(cluster, state, uids)
+        if edits:
+            adopt.save_originals(cluster, edits)  # before the first edit: detach restores from these
+            adopt.apply_edits(cluster, edits, notify)
         for phase, action in phased:
             if action.verb is Verb.keep:
                 notify(phase, progress_line(action))

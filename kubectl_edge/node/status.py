@@ -22,6 +22,7 @@ from typing import Any
 
 from edge_protocol import token as bootstrap_token
 from edge_protocol.duration import short_human_duration
+from kubectl_edge.addon.adopt import recognise
 from kubectl_edge.addon.chart import EDGE_NODE_LABEL, NAMESPACE, RELEASE, owned_by_release
 from kubectl_edge.addon.prerequisites import ClusterFacts, desired_prerequisites
 from kubectl_edge.bootstrap.tokens import Duties, StoredToken, read_tokens, retire_node_tokens
@@ -517,6 +518,8 @@ class StatusReport:
     retired_tokens: list[str] = field(default_factory=list)
     kubelet_access: list[KubeletAccess] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: components SuperEdge's edgeadm installed, without Helm ownership (kubectl_edge.addon.adopt)
+    superedge: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """``status -o json|yaml``."""
@@ -524,7 +527,8 @@ class StatusReport:
             "serverVersion": self.server_version,
             "addon": {"ran": self.addon_ran, "record": f"{STATE_REF.namespace}/{STATE_REF.name}",
                       "release": self.release.to_json() if self.release else None,
-                      "components": [component.to_json() for component in self.components]},
+                      "components": [component.to_json() for component in self.components],
+                      **({"installedByEdgeadm": self.superedge} if self.superedge else {})},
             "prerequisites": [prerequisite.to_json() for prerequisite in self.prerequisites],
             "signing": {"signer": duty_owner(self.duties.signer), "cleaner": duty_owner(self.duties.cleaner)},
             "tokens": [token.to_json(self.now) for token in self.tokens],
@@ -549,7 +553,12 @@ def duty_owner(controller_does_it: bool | None) -> str:
 def find_problems(report: StatusReport) -> list[Problem]:
     """Every problem in the report, each with what to do about it."""
     problems: list[Problem] = []
-    if not report.addon_ran:
+    if report.release is None and report.superedge:
+        problems.append(Problem("installed-by-edgeadm", "the edge components were installed by SuperEdge's edgeadm "
+                                f"(no Helm release {RELEASE}): {_names(report.superedge)}",
+                                "run kubectl edge addon --adopt: it makes them the release and keeps the tunnel "
+                                "token, certificates and NodePorts the edge nodes use (--dry-run shows the plan)"))
+    elif not report.addon_ran:
         problems.append(Problem("addon-never-ran", f"kubectl edge addon has never run in this cluster (no "
                                 f"{STATE_REF.namespace}/{STATE_REF.name} record)",
                                 "run kubectl edge addon: it prepares the join prerequisites and installs the "
@@ -561,7 +570,7 @@ def find_problems(report: StatusReport) -> list[Problem]:
                                         "missing, so edge nodes cannot join",
                                         "run kubectl edge addon: it creates missing prerequisites again",
                                         (str(prerequisite.ref),)))
-        if report.release is None:
+        if report.release is None and not report.superedge:
             problems.append(Problem("release-missing", f"the edge components are not installed (no Helm release "
                                     f"{RELEASE} in namespace {NAMESPACE})",
                                     "run kubectl edge addon (without --skip-phases components)"))
@@ -626,6 +635,7 @@ def run_status(cluster: Cluster, notify: Notify) -> StatusReport:
         edge_nodes=read_edge_nodes(cluster),
         retired_tokens=retired,
     )
+    report.superedge = recognise(cluster, (major, minor)).components
     report.kubelet_access = check_kubelets(cluster, report.edge_nodes)
     report.problems = find_problems(report)
     return report

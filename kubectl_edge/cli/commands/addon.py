@@ -81,11 +81,17 @@ def addon(
     edge_virtual_addr: Annotated[str | None, typer.Option(
         "--edge-virtual-addr", metavar="IP",
         help="address of the dummy interface on edge nodes (default 169.254.20.11)")] = None,
+    adopt: Annotated[bool, typer.Option(
+        "--adopt", help="take over the components SuperEdge's edgeadm installed, keeping their tokens, "
+                        "certificates and NodePorts (detach returns to edgeadm's state)")] = False,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="undo edgeadm's rewrites where the original is known: cluster-info's server, the "
+                         "bootstrap RBAC, kubelet-config-1.XX no node uses (detach puts them back)")] = False,
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
 ) -> None:
     """Prepare the cluster for edge nodes: preflight, join prerequisites, edge components."""
     _check_target(target)
-    from kubectl_edge.addon import certs, chart
+    from kubectl_edge.addon import chart
     from kubectl_edge.addon.components import ComponentsOptions
     from kubectl_edge.addon.facts import AddonInputs
     from kubectl_edge.addon.run import AddonOptions, run_addon
@@ -101,18 +107,17 @@ def addon(
                             else None)
     except ConfigError as exc:
         raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--edge-image-repository") from None
-    virtual_addr = (_edge_virtual_addr(edge_virtual_addr) if edge_virtual_addr is not None
-                    else certs.DEFAULT_EDGE_VIRTUAL_ADDR)
+    virtual_addr = _edge_virtual_addr(edge_virtual_addr) if edge_virtual_addr is not None else None
 
     options = AddonOptions(
         inputs=AddonInputs(public_address, ca_cert, ca_key),
         skip_phases=frozenset(p.strip() for p in skip_phases.split(",") if p.strip()),
-        dry_run=dry_run, reprobe=reprobe,
+        dry_run=dry_run, reprobe=reprobe, repair=repair,
         components=ComponentsOptions(values_files=tuple(values or ()), set_values=tuple(set_values or ()),
                                      chart_dir=chart_dir, helm=helm, wait=wait, timeout=_seconds(timeout),
                                      ca_key_file=ca_key, tunnel_sans=_split(cert_sans),
                                      edge_virtual_addr=virtual_addr, image_repository=image_repository,
-                                     image_tag=image_tag))
+                                     image_tag=image_tag, adopt=adopt))
     with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
         report = run_addon(cluster, options, progress)
     document = report.to_json()
@@ -126,6 +131,9 @@ def addon(
             lines.append(f"{item['action']} {item['kind'].lower()} {where}{item['name']}: {item['note']}")
             if "patch" in item:
                 lines.append(f"  patch: {json.dumps(item['patch'])}")
+        for item in document["adoption"]:
+            where = f"{item['namespace']}/" if item["namespace"] else ""
+            lines.append(f"{item['action']} {item['kind'].lower()} {where}{item['name']}: {item['note']}")
         if "helmValues" in document:
             lines.append("helm values:")
             lines.extend(f"  {line}" for line in dump(document["helmValues"], OutputFormat.yaml).splitlines())
@@ -135,7 +143,8 @@ def addon(
     else:
         counts = {verb: sum(1 for item in document["objects"] if item["action"] == verb)
                   for verb in ("create", "patch", "keep")}
-        lines = [f"addon: {counts['create']} created, {counts['patch']} patched, {counts['keep']} kept "
+        adopted = f", {len(document['adoption'])} adopted or repaired" if document["adoption"] else ""
+        lines = [f"addon: {counts['create']} created, {counts['patch']} patched, {counts['keep']} kept{adopted} "
                  f"({document['writeRequests']} write requests)"]
     lines.extend(f"note: {note}" for note in document["notes"])
     emit("".join(f"{line}\n" for line in lines))
