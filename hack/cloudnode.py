@@ -26,8 +26,6 @@ bootstrap-kubelet.conf, starts the kubelet through ``systemctl`` (mini_init: ``d
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -86,79 +84,14 @@ LOOPBACK_FORWARDER = (
 )
 
 
-def cgroup_hierarchies() -> list[Path]:
-    """Every cgroup hierarchy of this machine: the v1 controllers' and the unified tree."""
-    root = Path("/sys/fs/cgroup")
-    if (root / "cgroup.controllers").exists():  # cgroup v2 alone
-        return [root]
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()) if root.is_dir() else []
+cgroup_hierarchies = edgenode.cgroup_hierarchies
 
 
 @dataclass
 class IsolatedNode(edgenode.EdgeNode):
-    """An edge node whose kubelet has a cgroup root of its own, ``cgroup_root`` (without the leading ``/``).
-
-    Its kubelet must be given that root (``cgroupRoot`` in its configuration); the node makes the root's
-    directories, and its tear-down kills what runs below it and removes it. Pods run in network namespaces
-    of their own, so they are found through the root, never through another node's ``/kubepods``.
-    """
-
-    cgroup_root: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.cgroup_root:
-            self.cgroup_root = f"kubectl-edge-{self.name}"
-
-    @property
-    def kubelet_cgroup_root(self) -> str:
-        """The value of the kubelet's ``cgroupRoot``."""
-        return f"/{self.cgroup_root}"
-
-    def create(self, api_port: int) -> None:
-        """The edge node's set-up, and the cgroup root's directories."""
-        super().create(api_port)
-        for hierarchy in cgroup_hierarchies():
-            (hierarchy / self.cgroup_root).mkdir(exist_ok=True)
-
-    def _cgroup_pids(self) -> set[int]:
-        pids: set[int] = set()
-        for hierarchy in cgroup_hierarchies():
-            for procs in (hierarchy / self.cgroup_root).glob("**/cgroup.procs"):
-                with contextlib.suppress(OSError, ValueError):
-                    pids.update(int(pid) for pid in procs.read_text().split())
-        return pids
-
-    def stop_everything(self, timeout: float = 15.0) -> None:
-        """SIGKILL every process of the node: its namespace's, their descendants, its cgroup root's."""
-        deadline = time.monotonic() + timeout
-        while (pids := self.node_pids() | self._cgroup_pids()) and time.monotonic() < deadline:
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
-
-    def remove_cgroup_root(self) -> list[str]:
-        """Remove the node's cgroup root (bottom-up, in every hierarchy); return what stayed."""
-        left = []
-        for hierarchy in cgroup_hierarchies():
-            top = hierarchy / self.cgroup_root
-            if not top.is_dir():
-                continue
-            for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                                    reverse=True):
-                with contextlib.suppress(OSError):
-                    directory.rmdir()
-            with contextlib.suppress(OSError):
-                top.rmdir()
-            if top.exists():
-                left.append(f"cgroup {top}")
-        return left
-
-    def destroy(self) -> list[str]:
-        """The node's own processes and cgroups first (the edge node's tear-down knows only ``/kubepods``)."""
-        self.stop_everything()
-        problems = super().destroy()
-        return problems + self.remove_cgroup_root()
+    """An edge node whose kubelet runs below a cgroup root of its own, ``cgroup_root`` (every
+    :class:`edgenode.EdgeNode` has one: the node makes its directories, passes it to the kubelet in
+    /etc/default/kubelet, and its tear-down kills what runs below it and removes it)."""
 
 
 @dataclass
@@ -221,11 +154,8 @@ class CloudNode(IsolatedNode):
 
 
 def leftovers(node: IsolatedNode) -> list[str]:
-    """What the node left on the machine (edgenode's list, less other nodes' ``/kubepods``, plus its root)."""
-    found = [item for item in edgenode.leftovers(node.name) if not item.endswith("/kubepods")]
-    found += [f"cgroup {hierarchy / node.cgroup_root}" for hierarchy in cgroup_hierarchies()
-              if (hierarchy / node.cgroup_root).exists()]
-    return found
+    """What the node left on the machine (processes, mounts, namespaces, its veth, its cgroup root)."""
+    return edgenode.leftovers(node.name, node.cgroup_root)
 
 
 @contextlib.contextmanager

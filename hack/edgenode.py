@@ -114,6 +114,11 @@ class EdgeNode:
             self.cgroup_root = f"kubectl-edge-{self.name}"
 
     @property
+    def kubelet_cgroup_root(self) -> str:
+        """The value of the kubelet's ``cgroupRoot`` (``--cgroup-root``)."""
+        return f"/{self.cgroup_root}"
+
+    @property
     def host_ip(self) -> str:
         return f"198.18.{self.index}.1"
 
@@ -201,7 +206,7 @@ class EdgeNode:
             script += self._ip_wrapper()
         # What this machine's owner sets for the node's kubelet: its own cgroup root (kubeadm's and edgeadm's
         # drop-ins read KUBELET_EXTRA_ARGS from /etc/default/kubelet).
-        script.append(f"echo 'KUBELET_EXTRA_ARGS=--cgroup-root=/{self.cgroup_root}' > /etc/default/kubelet")
+        script.append(f"echo 'KUBELET_EXTRA_ARGS=--cgroup-root={self.kubelet_cgroup_root}' > /etc/default/kubelet")
         _run(["nsenter", f"--mount={self.mount_ns}", "--", "sh", "-c", "\n".join(script)])
         for hierarchy in cgroup_hierarchies():
             (hierarchy / self.cgroup_root).mkdir(exist_ok=True)
@@ -402,8 +407,10 @@ def cgroup_hierarchies() -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()) if root.is_dir() else []
 
 
-def leftovers(name: str) -> list[str]:
-    """What a node of this name left on the machine: processes, mounts, namespaces, veths, cgroups."""
+def leftovers(name: str, cgroup_root: str | None = None) -> list[str]:
+    """What a node of this name left on the machine: processes, mounts, namespaces, veths, its cgroup root
+    (``kubectl-edge-<name>`` unless another is named)."""
+    root = cgroup_root or f"kubectl-edge-{name}"
     found = []
     if Path(f"/run/netns/{name}").exists():
         found.append(f"netns {name}")
@@ -411,8 +418,7 @@ def leftovers(name: str) -> list[str]:
         found.append(f"mount namespace {name}")
     if _run(["ip", "link", "show", f"{name}-h"], check=False).returncode == 0:
         found.append(f"veth {name}-h")
-    found += [f"cgroup {hierarchy / f'kubectl-edge-{name}'}" for hierarchy in cgroup_hierarchies()
-              if (hierarchy / f"kubectl-edge-{name}").exists()]
+    found += [f"cgroup {hierarchy / root}" for hierarchy in cgroup_hierarchies() if (hierarchy / root).exists()]
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [f"mount {line.split()[4]}" for line in mounts.splitlines() if f"/{name}" in line.split()[4]]
     return found
