@@ -149,7 +149,7 @@ def test_a_node_behind_lite_apiserver_survives_a_cut_link_a_kubelet_restart_and_
     succeeded(run_plugin(cluster.kubeconfig, "installer", "-o", str(edgeadm)))
 
     timings: dict[str, float] = {}
-    with edgenode.running_node(NODE, tmp_path / "node", cluster.api_port, list(made.values())) as node:
+    with edgenode.running_node(NODE, tmp_path / "node", cluster.api_port, list(made.values()), index=20) as node:
         before_join = _upper_trees(node)
         created = json.loads(succeeded(run_plugin(
             cluster.kubeconfig, "token", "create", "--print-join-command", "-o", "json",
