@@ -348,6 +348,29 @@ def grpc_node_port(service: Mapping[str, Any] | None) -> int | None:
     return None
 
 
+TUNNEL_EDGE_CONF = ObjectRef(CONFIG_MAP, "tunnel-edge-conf", chart.NAMESPACE)
+_SERVER_NAME = re.compile(r'^\s*server_name\s*=\s*"([^"]+)"\s*$', re.MULTILINE)
+
+
+def tunnel_host(conf: Mapping[str, Any] | None) -> str | None:
+    """The host tunnel-edge dials (``server_name`` of tunnel-edge-conf's mode.toml), checked for the shape of
+    an IP address or DNS name; None when there is none."""
+    import ipaddress
+
+    found = _SERVER_NAME.search(str(((conf or {}).get("data") or {}).get("mode.toml") or ""))
+    if not found:
+        return None
+    host = found.group(1).rsplit(":", 1)[0].strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                    r"[A-Za-z0-9])?)*", host):
+        return host.lower()
+    return None
+
+
 def edge_virtual_addr(edge_info: Mapping[str, Any] | None) -> str | None:
     """edge-info's ``edge-virtual-addr`` when it is an IPv4 address (joined nodes carry it)."""
     import ipaddress

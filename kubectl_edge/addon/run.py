@@ -184,8 +184,10 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
             phased += [("prerequisites", plan_object(d, cluster.get(ObjectRef.of(d.body))))
                        for d in desired_prerequisites(facts)]
         if run_components:
+            # Adopted edge nodes dial the host edgeadm wrote into tunnel-edge's configuration; keep it.
+            adopted_host = adopt.tunnel_host(cluster.get(adopt.TUNNEL_EDGE_CONF)) if adopting else None
             components_plan = components_phase.plan_components(
-                cluster, facts, public_address or facts.control_plane_endpoint,
+                cluster, facts, public_address or adopted_host or facts.control_plane_endpoint,
                 state.settings.get(components_phase.SETTINGS_KEY) or {}, component_options)
             phased += [("components", action) for action in components_plan.actions]
     except Forbidden:

@@ -138,6 +138,9 @@ def _check_kept(cluster: Any, made: edgeadm_state.EdgeadmState) -> None:
     assert info["lite-apiserver.crt"].strip() == made.lite_cert.strip()
     assert "lite-apiserver.key" in info and info["host-config"] == "198.18.0.5 registry.example.test\n"
     assert info["edge-virtual-addr"] == "169.254.20.11"
+    conf = _get(cluster, f"{NS}/configmaps/tunnel-edge-conf")["data"]["mode.toml"]
+    assert f'server_name = "198.18.0.1:{made.node_ports["grpc"]}"' in conf, "tunnel-edge dials what it dialled"
+    assert f'token = "{made.token}"' in conf
 
 
 def test_adopt_keeps_what_nodes_hold_and_detach_returns_to_edgeadms_state(

@@ -50,3 +50,13 @@ def test_grpc_node_port_and_edge_virtual_addr() -> None:
     assert adopt.grpc_node_port(None) is None
     assert adopt.edge_virtual_addr({"data": {"edge-virtual-addr": "169.254.20.11"}}) == "169.254.20.11"
     assert adopt.edge_virtual_addr({"data": {"edge-virtual-addr": "169.254.20.11; reboot"}}) is None
+
+
+def test_tunnel_host() -> None:
+    def conf(line: str) -> dict[str, object]:
+        return {"data": {"mode.toml": f'[mode]\n  [mode.edge.stream.client]\n    token = "x"\n    {line}\n'}}
+    assert adopt.tunnel_host(conf('server_name = "198.18.0.1:31000"')) == "198.18.0.1"
+    assert adopt.tunnel_host(conf('server_name = "Edge.Example.test:31000"')) == "edge.example.test"
+    assert adopt.tunnel_host(conf('server_name = "[fd00::1]:31000"')) == "fd00::1"
+    assert adopt.tunnel_host(conf('server_name = "a;b:31000"')) is None
+    assert adopt.tunnel_host(None) is None
