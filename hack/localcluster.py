@@ -48,6 +48,41 @@ import build_kubernetes
 
 SERVICE_CIDR = "198.19.0.0/20"
 KUBERNETES_SERVICE_IP = "198.19.0.1"
+#: The address the API server advertises, so that its endpoint reconciler keeps default/kubernetes' Endpoints and
+#: EndpointSlice as on a real cluster (it never advertises loopback). The address sits on a host-side bridge (this
+#: kernel has no dummy interfaces); nothing is sent to it: the API server listens on 127.0.0.1 only.
+ADVERTISE_ADDRESS = "198.18.255.254"
+ADVERTISE_INTERFACE = "kedge-apiadv"
+
+
+def ensure_advertise_address() -> bool:
+    """The bridge ADVERTISE_INTERFACE carrying ADVERTISE_ADDRESS/32, made once for every cluster on this host.
+
+    False when it cannot be made (no CAP_NET_ADMIN): clusters then run without the endpoint reconciler.
+    """
+    def present() -> bool:
+        shown = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", ADVERTISE_INTERFACE], capture_output=True,
+                               text=True, check=False)
+        return shown.returncode == 0 and f" {ADVERTISE_ADDRESS}/32 " in shown.stdout and "UP" in subprocess.run(
+            ["ip", "-o", "link", "show", "dev", ADVERTISE_INTERFACE], capture_output=True, text=True,
+            check=False).stdout
+    if shutil.which("ip") is None:
+        return False
+    if present():
+        return True
+    # Each step may race another cluster's start doing the same; "exists" answers are fine, present() decides.
+    for argv in (["ip", "link", "add", ADVERTISE_INTERFACE, "type", "bridge"],
+                 ["ip", "addr", "add", f"{ADVERTISE_ADDRESS}/32", "dev", ADVERTISE_INTERFACE],
+                 ["ip", "link", "set", ADVERTISE_INTERFACE, "up"]):
+        subprocess.run(argv, capture_output=True, check=False)
+    return present()
+
+
+def _advertise_flags() -> list[str]:
+    """The API server's advertise address and endpoint reconciler (none where the address cannot be made)."""
+    if ensure_advertise_address():
+        return [f"--advertise-address={ADVERTISE_ADDRESS}", "--endpoint-reconciler-type=lease"]
+    return ["--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"]
 DNS_SERVICE_IP = "198.19.0.10"
 POD_CIDR = "198.19.64.0/18"
 CLUSTER_DOMAIN = "cluster.local"
@@ -492,7 +527,7 @@ def _start(root: Path, cluster: LocalCluster) -> None:
         cluster.binary("kube-apiserver"),
         f"--etcd-servers={etcd_url}",
         "--bind-address=127.0.0.1", f"--secure-port={cluster.api_port}",
-        "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+        *_advertise_flags(),
         f"--cert-dir={pki}",
         f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
         f"--client-ca-file={cluster.client_ca_cert}",

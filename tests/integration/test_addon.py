@@ -205,8 +205,11 @@ def test_kubeadm_cluster_gets_only_missing_fields_recorded_and_reverted(fresh_ku
     # Nothing else that existed was touched (kube-proxy gets the node affinity that keeps it off edge nodes);
     # cluster-info keeps kubeadm's server.
     kube_proxy_key = "/apis/apps/v1/daemonsets kube-system/kube-proxy"
+    # default/kubernetes' Endpoints and EndpointSlice (the API server's) get SuperEdge's local-endpoint annotations.
+    endpoint_keys = ["/api/v1/endpoints default/kubernetes",
+                     "/apis/discovery.k8s.io/v1/endpointslices default/kubernetes"]
     changed = [key for key in before.keys() & after.keys() if before[key] != after[key]]
-    assert sorted(changed) == sorted([kubelet_key, kubeadm_key, kube_proxy_key])
+    assert sorted(changed) == sorted([kubelet_key, kubeadm_key, kube_proxy_key, *endpoint_keys])
     assert "https://localhost:" in after["/api/v1/configmaps kube-public/cluster-info"]["data"]["kubeconfig"]
     # What is new is kubectl-edge's record, its edge-system namespace and CRDs, and the release's objects.
     for key in sorted(after.keys() - before.keys()):
@@ -220,7 +223,7 @@ def test_kubeadm_cluster_gets_only_missing_fields_recorded_and_reverted(fresh_ku
         ("CustomResourceDefinition", "statefulsetgrids.superedge.io"), ("Namespace", "edge-system")]
     assert {(p["name"], tuple(sorted(c["path"] for c in p["changes"]))) for p in inventory["patches"]} == {
         ("kubelet-config", ("/data/kubelet",)), ("kubeadm-config", ("/data/ClusterConfiguration",)),
-        ("kube-proxy", ("/spec/template/spec/affinity",))}
+        ("kube-proxy", ("/spec/template/spec/affinity",)), ("kubernetes", ("/metadata/annotations",))}
     for patch in inventory["patches"]:
         assert patch["forward"][0]["op"] == "test" and patch["inverse"][0]["op"] == "test"
 

@@ -17,6 +17,7 @@ from clusterkit import (
     settled_differences,
     snapshot,
     succeeded,
+    wait_for,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
@@ -36,18 +37,16 @@ def _releases(cluster: Any) -> list[dict[str, str]]:
 
 
 def _owner_endpoints(cluster: Any) -> None:
-    """What the API server's endpoint reconciler keeps on a cluster that runs it (the local one does not)."""
-    endpoints = {"apiVersion": "v1", "kind": "Endpoints",
-                 "metadata": {"name": "kubernetes", "namespace": "default", "annotations": {"owner/note": "kept"}},
-                 "subsets": [{"addresses": [{"ip": "198.18.255.1"}], "ports": [{"name": "https", "port": 6443}]}]}
-    assert admin_request(cluster, "/api/v1/namespaces/default/endpoints", method="POST", body=endpoints).status == 201
-    endpoint_slice = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-                      "metadata": {"name": "kubernetes", "namespace": "default",
-                                   "labels": {"kubernetes.io/service-name": "kubernetes"}},
-                      "endpoints": [{"addresses": ["198.18.255.1"]}],
-                      "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}
-    assert admin_request(cluster, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", method="POST",
-                         body=endpoint_slice).status == 201
+    """The API server's endpoint reconciler keeps default/kubernetes' Endpoints and EndpointSlice (the local
+    cluster advertises localcluster.ADVERTISE_ADDRESS); an annotation of the owner's on them must survive."""
+    paths = ("/api/v1/namespaces/default/endpoints/kubernetes",
+             "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes")
+    for path in paths:
+        assert wait_for(lambda path=path: admin_request(cluster, path).status == 200 or None, 30), path
+    endpoints = admin_request(cluster, paths[0]).body
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": localcluster.ADVERTISE_ADDRESS}]
+    endpoints["metadata"].setdefault("annotations", {})["owner/note"] = "kept"
+    assert admin_request(cluster, paths[0], method="PUT", body=endpoints).status == 200
 
 
 @pytest.fixture(params=["helm3", "helm4"])
