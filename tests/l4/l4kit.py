@@ -31,3 +31,9 @@ def superedge_binary(name: str) -> Path:
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(f"{path} is missing or not executable: SUPEREDGE_BIN must hold SuperEdge's {name}")
     return path
+
+
+def superedge_edgeadm() -> Path:
+    """SuperEdge's own ``edgeadm`` (built from superedge/edgeadm by whoever runs ``make l4``, with the fixes it
+    needs to start on a current Go), for the adoption test; fails the test when it is missing."""
+    return superedge_binary("edgeadm")
