@@ -25,6 +25,7 @@ from clusterkit import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
+import build_binaries
 import localcluster
 
 NS = "/api/v1/namespaces/edge-system"
@@ -143,11 +144,13 @@ def _check_kept(cluster: Any, made: edgeadm_state.EdgeadmState) -> None:
     assert f'token = "{made.token}"' in conf
 
 
+@pytest.mark.parametrize("helm_name", ["helm3", "helm4"])
 def test_adopt_keeps_what_nodes_hold_and_detach_returns_to_edgeadms_state(
-        edgeadm_cluster: tuple[Any, edgeadm_state.EdgeadmState]) -> None:
+        edgeadm_cluster: tuple[Any, edgeadm_state.EdgeadmState], helm_name: str) -> None:
     cluster, made = edgeadm_cluster
+    helm = ("--helm", str(build_binaries.binary_dir() / helm_name))
     before = snapshot(cluster)
-    result = succeeded(run_plugin(cluster.kubeconfig, "addon", "--adopt"))
+    result = succeeded(run_plugin(cluster.kubeconfig, "addon", "--adopt", *helm))
     assert "replace deployment edge-system/tunnel-cloud" in result.stderr
     assert "take over service edge-system/tunnel-cloud" in result.stderr
     _check_kept(cluster, made)
@@ -165,14 +168,14 @@ def test_adopt_keeps_what_nodes_hold_and_detach_returns_to_edgeadms_state(
 
     status = succeeded(run_plugin(cluster.kubeconfig, "status"))
     assert "superedge-addon" in status.stdout, status.stdout
-    again = succeeded(run_plugin(cluster.kubeconfig, "addon", "--adopt"))
+    again = succeeded(run_plugin(cluster.kubeconfig, "addon", "--adopt", *helm))
     assert "adopted" not in again.stdout.split("\n")[0], again.stdout
     assert "nothing to change" in again.stderr, again.stderr
-    plain = succeeded(run_plugin(cluster.kubeconfig, "addon"))  # the release is there: no --adopt needed now
+    plain = succeeded(run_plugin(cluster.kubeconfig, "addon", *helm))  # the release is there: no --adopt needed now
     assert "nothing to change" in plain.stderr, plain.stderr
     _check_kept(cluster, made)
 
-    succeeded(run_plugin(cluster.kubeconfig, "detach"))
+    succeeded(run_plugin(cluster.kubeconfig, "detach", *helm))
     assert _settled(cluster, before) == []
 
 
