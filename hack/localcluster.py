@@ -78,6 +78,18 @@ def ensure_advertise_address() -> bool:
     return present()
 
 
+def release_advertise_address() -> None:
+    """Delete ADVERTISE_INTERFACE once no API server on this machine advertises its address (a stopped
+    cluster leaves nothing on the machine)."""
+    flag = f"--advertise-address={ADVERTISE_ADDRESS}".encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if flag in cmdline.read_bytes().split(b"\0"):
+                return
+    if shutil.which("ip") is not None:
+        subprocess.run(["ip", "link", "delete", ADVERTISE_INTERFACE], capture_output=True, check=False)
+
+
 def _advertise_flags() -> list[str]:
     """The API server's advertise address and endpoint reconciler (none where the address cannot be made)."""
     if ensure_advertise_address():
@@ -707,6 +719,7 @@ def stop(root: Path, remove: bool = True) -> None:
     """Stop the cluster's processes and (by default) remove its directory."""
     root = root.resolve()
     stop_processes(root)
+    release_advertise_address()
     if remove and root.exists():
         shutil.rmtree(root)
 

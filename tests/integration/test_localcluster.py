@@ -188,6 +188,21 @@ def test_cli_up_env_down_leaves_no_process(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert not root.exists()
     assert not [pid for pid in pids if _running(pid)]
+    import localcluster
+
+    flag = f"--advertise-address={localcluster.ADVERTISE_ADDRESS}".encode()
+    advertising = [c for c in Path("/proc").glob("[0-9]*/cmdline")
+                   if _readable(c) and flag in c.read_bytes().split(b"\0")]
+    bridge = subprocess.run(["ip", "link", "show", "dev", localcluster.ADVERTISE_INTERFACE], capture_output=True)
+    assert (bridge.returncode == 0) == bool(advertising), "the advertise bridge lives as long as a cluster uses it"
+
+
+def _readable(path: Path) -> bool:
+    try:
+        path.read_bytes()
+    except OSError:
+        return False
+    return True
 
 
 def test_down_after_the_caller_died_stops_the_processes(tmp_path: Path) -> None:
