@@ -50,7 +50,7 @@ test: venv binaries node-deps lint
 
 ## L4: SuperEdge's own binaries from SUPEREDGE_BIN (which the project never builds) under the chart and edgeadm.
 l4: venv binaries node-deps
-	@test -n "$(SUPEREDGE_BIN)" || { echo "make l4 needs SUPEREDGE_BIN=DIR: a directory holding SuperEdge's binaries (lite-apiserver, tunnel, application-grid-controller, application-grid-wrapper, edge-health, edge-health-admission); see docs/development.md" >&2; exit 2; }
+	@test -n "$(SUPEREDGE_BIN)" || { echo "make l4 needs SUPEREDGE_BIN=DIR: a directory holding SuperEdge's binaries (lite-apiserver, tunnel, application-grid-controller, application-grid-wrapper, edge-health, edge-health-admission, and SuperEdge's edgeadm); see docs/development.md" >&2; exit 2; }
 	@test -d "$(SUPEREDGE_BIN)" || { echo "make l4: SUPEREDGE_BIN=$(SUPEREDGE_BIN) is not a directory" >&2; exit 2; }
 	SUPEREDGE_BIN="$(abspath $(SUPEREDGE_BIN))" $(BIN)/pytest tests/l4 -s
 

@@ -13,7 +13,7 @@ import pytest
 
 #: Every binary the L4 tests run.
 BINARIES = ("lite-apiserver", "tunnel", "application-grid-controller", "application-grid-wrapper", "edge-health",
-            "edge-health-admission")
+            "edge-health-admission", "edgeadm")
 
 
 def superedge_bin() -> Path:
