@@ -151,24 +151,28 @@ def _subject_cn(request_b64: str) -> str:
 
 
 def csrs_of(cluster: Any, name: str) -> dict[str, str]:
-    """CSR name -> resourceVersion, for the CSRs posted by or for the node."""
+    """CSR name -> uid, for the CSRs posted by or for the node."""
     found = {}
     for item in admin_request(cluster, CSRS).body["items"]:
         spec = item["spec"]
         node_user = f"system:node:{name}"
         by_token = spec["username"].startswith("system:bootstrap:")
         if spec["username"] == node_user or (by_token and _subject_cn(spec["request"]) == node_user):
-            found[item["metadata"]["name"]] = item["metadata"]["resourceVersion"]
+            found[item["metadata"]["name"]] = item["metadata"]["uid"]
     return found
 
 
 def _version(cluster: Any, path: str) -> str | None:
     answer = admin_request(cluster, path)
-    return answer.body["metadata"]["resourceVersion"] if answer.status == 200 else None
+    return answer.body["metadata"]["uid"] if answer.status == 200 else None
 
 
 def objects_of(cluster: Any, name: str, token_ids: list[str]) -> dict[str, str | None]:
-    """The node's Node, Lease, CSRs and the given tokens, each with its resourceVersion (None when absent)."""
+    """The node's Node, Lease, CSRs and the given tokens, each with its uid (None when absent).
+
+    The uid, not the resourceVersion: the controller manager updates these objects on its own (the node
+    lifecycle controller taints a Node that posts no status); that kubectl-edge wrote nothing is what the audit
+    log says."""
     objects = {f"node {name}": _version(cluster, f"{NODES}/{name}"),
                f"lease {name}": _version(cluster, f"{LEASES}/{name}")}
     objects.update({f"csr {csr}": version for csr, version in csrs_of(cluster, name).items()})
