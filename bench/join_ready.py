@@ -32,7 +32,7 @@ import cloudnode
 import edgenode
 import images
 import node_tools
-from clusterkit import admin_request, run_plugin, succeeded, wait_for
+from clusterkit import admin_request, create_node_kubelet_config, run_plugin, succeeded, wait_for
 
 RUNS = benchkit.runs(3)
 GOAL = 1.0
@@ -96,11 +96,7 @@ def main() -> int:
     with benchkit.local_cluster("join-ready") as cluster, tempfile.TemporaryDirectory(prefix="join-ready-") as tmp:
         scratch = Path(tmp)
         made = list(images.build(scratch / "images").values())
-        configmap = {"apiVersion": "v1", "kind": "ConfigMap",
-                     "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
-                     "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG + f"cgroupRoot: /{CGROUP_ROOT}\n"}}
-        assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
-                             body=configmap).status == 201
+        create_node_kubelet_config(cluster, f"cgroupRoot: /{CGROUP_ROOT}\n")
         succeeded(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
         package = scratch / "kube-linux-amd64.tar.gz"
         succeeded(run_plugin(cluster.kubeconfig, "package", "build", "--kubelet",

@@ -162,12 +162,6 @@ def leftovers(node: IsolatedNode) -> list[str]:
 def running_node(name: str, scratch: Path, api_port: int, images: list[Path], index: int = 1,
                  cgroup_root: str = "") -> Iterator[CloudNode]:
     """A cloud node for the duration of a ``with`` block, torn down even when the block fails."""
-    node = CloudNode(name=name, scratch=scratch, index=index, cgroup_root=cgroup_root)
-    try:
-        node.create(api_port)
-        node.start_containerd(images)
+    with edgenode.running(CloudNode(name=name, scratch=scratch, index=index, cgroup_root=cgroup_root), api_port,
+                          images) as node:
         yield node
-    finally:
-        problems = node.destroy()
-        if problems:
-            raise RuntimeError(f"node {name} teardown left: {', '.join(problems)}")

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 HACK = Path(__file__).resolve().parent
 sys.path.insert(0, str(HACK))
@@ -427,7 +428,17 @@ def leftovers(name: str, cgroup_root: str | None = None) -> list[str]:
 @contextlib.contextmanager
 def running_node(name: str, scratch: Path, api_port: int, images: list[Path], index: int = 0) -> Iterator[EdgeNode]:
     """A node for the duration of a ``with`` block, torn down even when the block fails."""
-    node = EdgeNode(name=name, scratch=scratch, index=index)
+    with running(EdgeNode(name=name, scratch=scratch, index=index), api_port, images) as node:
+        yield node
+
+
+N = TypeVar("N", bound=EdgeNode)
+
+
+@contextlib.contextmanager
+def running(node: N, api_port: int, images: list[Path]) -> Iterator[N]:
+    """``node`` (of any kind) made and its containerd started for a ``with`` block, torn down even when it fails."""
+    name = node.name
     try:
         node.create(api_port)
         node.start_containerd(images)

@@ -211,6 +211,33 @@ def required_binary_dir() -> Path:
     return Path(directory)
 
 
+def required_oldest_binary_dir() -> Path:
+    """The oldest supported minor's binaries (hack/build_kubernetes.py); a failure in CI when they are not built
+    (never a skip there), else a skip."""
+    import build_kubernetes
+    import pytest
+
+    directory = build_kubernetes.binary_dir()
+    if not (directory / "kube-apiserver").is_file():
+        message = f"Kubernetes {build_kubernetes.OLDEST} is not built in {directory}: run hack/build_kubernetes.py"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(directory)
+
+
+def create_node_kubelet_config(cluster: Any, extra: str = "") -> None:
+    """kube-system/kubelet-config as the owner of this machine's nodes writes it (hack/edgenode.py's settings, plus
+    ``extra`` YAML lines); addon keeps it and adds only what it lacks."""
+    import edgenode
+
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubelet-config",
+                                                                      "namespace": "kube-system"},
+                 "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG + extra}}
+    answer = admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST", body=configmap)
+    assert answer.status == 201, answer.body
+
+
 def file_tree(root: Path) -> dict[str, tuple[str, int, str]]:
     """Every path under root: (type, permission bits, sha256 of content or link target)."""
     import hashlib

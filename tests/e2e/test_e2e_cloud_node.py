@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import admin_request, run_plugin, succeeded, wait_for
+from clusterkit import admin_request, create_node_kubelet_config, run_plugin, succeeded, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
@@ -43,11 +43,7 @@ def prepared(cluster: localcluster.LocalCluster, tmp_path_factory: pytest.TempPa
     """The nodes' images, the cluster owner's kubelet configuration, and addon run."""
     edgenode.install_node_packages()
     made = images.build(tmp_path_factory.mktemp("images"))
-    configmap = {"apiVersion": "v1", "kind": "ConfigMap",
-                 "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
-                 "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG + f"cgroupRoot: /{CGROUP_ROOT}\n"}}
-    assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
-                         body=configmap).status == 201
+    create_node_kubelet_config(cluster, f"cgroupRoot: /{CGROUP_ROOT}\n")
     succeeded(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
     return made
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import admin_request, run_plugin, succeeded, wait_for
+from clusterkit import admin_request, create_node_kubelet_config, run_plugin, succeeded, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
@@ -55,11 +55,7 @@ def _node_ready(cluster: Any) -> dict[str, Any] | None:
 def test_a_kubelet_joins_by_an_address_the_certificate_does_not_name(cluster: Any, tmp_path: Path) -> None:
     edgenode.install_node_packages()
     made = images.build(tmp_path / "images")
-    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubelet-config",
-                                                                      "namespace": "kube-system"},
-                 "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG}}
-    assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
-                         body=configmap).status == 201
+    create_node_kubelet_config(cluster)
     succeeded(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
     package = tmp_path / "kube-linux-amd64.tar.gz"
     kubelet = str(build_binaries.binary_dir() / "kubelet")

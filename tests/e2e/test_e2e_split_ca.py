@@ -12,7 +12,6 @@ the node as it was. It runs on the newest and on the oldest supported minor (con
 from __future__ import annotations
 
 import json
-import os
 import select
 import shlex
 import subprocess
@@ -26,8 +25,10 @@ import pytest
 from clusterkit import (
     admin_request,
     audit_mark,
+    create_node_kubelet_config,
     diff_snapshots,
     persisted_writes_since,
+    required_oldest_binary_dir,
     run_plugin,
     snapshot,
     succeeded,
@@ -37,7 +38,6 @@ from clusterkit import (
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
 import build_binaries  # noqa: E402
-import build_kubernetes  # noqa: E402
 import edgenode  # noqa: E402
 import images  # noqa: E402
 import localcluster  # noqa: E402
@@ -52,13 +52,7 @@ NODE_INDEX = 9
 def _binaries(minor: str) -> Path:
     if minor == "newest":
         return build_binaries.binary_dir()
-    directory = build_kubernetes.binary_dir()
-    if not (directory / "kubelet").is_file():
-        message = f"Kubernetes {build_kubernetes.OLDEST} is not built in {directory}: run hack/build_kubernetes.py"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return directory
+    return required_oldest_binary_dir()
 
 
 @pytest.fixture(scope="module", params=["newest", "oldest"])
@@ -115,11 +109,7 @@ def test_split_ca_cluster_logs_and_exec_work_on_a_joined_edge_node(cluster: Any,
 
     edgenode.install_node_packages()
     made = images.build(tmp_path / "images")
-    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubelet-config",
-                                                                      "namespace": "kube-system"},
-                 "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG}}
-    assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
-                         body=configmap).status == 201
+    create_node_kubelet_config(cluster)
     added = succeeded(run_plugin(cluster.kubeconfig, "addon", *edgenode.LOCAL_IMAGE_VALUES))
     assert "client CA" in added.stdout + added.stderr
     published = admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps/kubectl-edge-kubelet-client-ca")

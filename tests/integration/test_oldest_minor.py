@@ -8,7 +8,6 @@ lite-apiserver certificate), and the service range from the API server itself, n
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,14 @@ from typing import Any
 
 import pytest
 import yaml
-from clusterkit import admin_request, audit_mark, persisted_writes_since, run_plugin, succeeded
+from clusterkit import (
+    admin_request,
+    audit_mark,
+    persisted_writes_since,
+    required_oldest_binary_dir,
+    run_plugin,
+    succeeded,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 import build_kubernetes
@@ -27,13 +33,7 @@ CONFIG_MAPS = "/api/v1/namespaces/{namespace}/configmaps/{name}"
 
 def oldest_binary_dir() -> Path:
     """The oldest minor's binaries; when they are not built the test fails in CI (never a skip there), else skips."""
-    directory = build_kubernetes.binary_dir()
-    if not (directory / "kube-apiserver").is_file():
-        message = f"Kubernetes {build_kubernetes.OLDEST} is not built in {directory}: run hack/build_kubernetes.py"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return directory
+    return required_oldest_binary_dir()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import admin_request, file_tree, run_plugin, succeeded, wait_for
+from clusterkit import admin_request, create_node_kubelet_config, file_tree, run_plugin, succeeded, wait_for
 from l4kit import superedge_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,11 +132,7 @@ def test_a_node_behind_lite_apiserver_survives_a_cut_link_a_kubelet_restart_and_
                       for path in ("/data", "/var/log/pods")}
     machine_hosts = Path("/etc/hosts").read_bytes()
     made = images.build(tmp_path / "images")
-    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubelet-config",
-                                                                      "namespace": "kube-system"},
-                 "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG}}
-    assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
-                         body=configmap).status == 201
+    create_node_kubelet_config(cluster)
     pki = Path(cluster.dir) / "pki"
     succeeded(run_plugin(cluster.kubeconfig, "addon", "--ca-cert", str(pki / "ca.crt"), "--ca-key",
                          str(pki / "ca.key"), *edgenode.LOCAL_IMAGE_VALUES))

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clusterkit import admin_request, run_plugin, succeeded, wait_for
+from clusterkit import admin_request, create_node_kubelet_config, run_plugin, succeeded, wait_for
 from l4kit import superedge_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -189,12 +189,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         try:
             # The cluster owner's kubelet configuration, with the edge node's cgroup root; the cloud node's
             # kubelet gets its own by kubeadm's patch.
-            configmap = {"apiVersion": "v1", "kind": "ConfigMap",
-                         "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
-                         "data": {"kubelet": edgenode.NODE_KUBELET_CONFIG
-                                  + f"cgroupRoot: {edge.kubelet_cgroup_root}\n"}}
-            assert admin_request(cluster, "/api/v1/namespaces/kube-system/configmaps", method="POST",
-                                 body=configmap).status == 201
+            create_node_kubelet_config(cluster, f"cgroupRoot: {edge.kubelet_cgroup_root}\n")
             pki = Path(cluster.dir) / "pki"
             addon = ["addon", "--ca-cert", str(pki / "ca.crt"), "--ca-key", str(pki / "ca.key"),
                      f"--set=tunnelCloud.publicHost={edge.host_ip}", *image_values]
