@@ -24,7 +24,7 @@ import copy
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +47,8 @@ from kubectl_edge.cluster.kinds import (
     ObjectRef,
 )
 from kubectl_edge.errors import AlreadyExists, Conflict, Invalid, PreconditionFailed
+from kubectl_edge.notify import Notify
 
-Notify = Callable[[str, str], None]
 ORIGINALS = ObjectRef(SECRET, "kubectl-edge-adopted", "kube-system")
 SETTINGS_KEY = "adopted"
 ORIGINALS_ANNOTATION = "kubectl-edge.io/saved-originals"

@@ -13,7 +13,7 @@ import contextlib
 import copy
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,9 @@ from kubectl_edge.cluster.kinds import (
     ObjectRef,
 )
 from kubectl_edge.errors import ConfigError, PreconditionFailed
+from kubectl_edge.notify import Notify
 from kubectl_edge.record import MANAGED_BY
 
-Notify = Callable[[str, str], None]
 #: What the kube-proxy copy on edge nodes selects; the cloud copy gets the complement.
 EDGE_LABEL = "superedge.io/node-edge"
 LOCAL_ENDPOINT = "superedge.io/local-endpoint"

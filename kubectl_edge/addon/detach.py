@@ -18,10 +18,10 @@ from kubectl_edge.addon import adopt, chart
 from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import RevertState, inverse_patch, revert_state
 from kubectl_edge.addon.preflight import remove_probes
-from kubectl_edge.addon.run import Notify
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import CRD, NAMESPACE, NODE, SECRET, ObjectRef
 from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed, WaitTimeout
+from kubectl_edge.notify import Notify
 from kubectl_edge.record import MANAGED_BY, STATE_REF, load_state
 from kubectl_edge.signatures import edit_signatures
 

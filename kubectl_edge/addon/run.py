@@ -8,7 +8,6 @@ made, so an interrupted run is resumed by running addon again, or undone by deta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,11 +28,11 @@ from kubectl_edge.addon.prerequisites import desired_prerequisites
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import ObjectRef
 from kubectl_edge.errors import AlreadyExists, ConfigError, Conflict, Forbidden, Invalid, PreconditionFailed
+from kubectl_edge.notify import Notify
 from kubectl_edge.record import MANAGED_BY, STATE_REF, CreatedObject, PatchRecord, State, load_state
 
 log = logging.getLogger(__name__)
 PHASES = ("preflight", "prerequisites", "components")
-Notify = Callable[[str, str], None]
 #: The past tense of each verb, as the progress lines print it.
 PAST_TENSE: dict[Verb, str] = {Verb.create: "created", Verb.patch: "patched", Verb.keep: "kept"}
 

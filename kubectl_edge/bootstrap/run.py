@@ -29,7 +29,6 @@ from kubectl_edge.bootstrap.tokens import (
     CreatedToken,
     Deletion,
     Duties,
-    Notify,
     StoredToken,
     TokenInventory,
     TokenSpec,
@@ -41,6 +40,7 @@ from kubectl_edge.bootstrap.tokens import (
     retire_node_tokens,
 )
 from kubectl_edge.cluster.client import Cluster
+from kubectl_edge.notify import Notify
 from kubectl_edge.record import load_state
 from kubectl_edge.signatures import read_cluster_info, signature_valid
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +31,9 @@ from kubectl_edge.bootstrap.nodecsr import node_csrs
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import SECRET, ObjectRef
 from kubectl_edge.errors import AlreadyExists, Conflict, PreconditionFailed
+from kubectl_edge.notify import Notify
 from kubectl_edge.record import State
 from kubectl_edge.signatures import edit_signatures, read_cluster_info, signature_valid
-
-Notify = Callable[[str, str], None]
 
 TOKEN_FIELD_SELECTOR = f"type={bootstrap_token.SECRET_TYPE}"
 #: How long ``token create`` waits for a signature when preflight never measured the signer. A running

@@ -12,7 +12,7 @@ an object re-created in the meantime (a kubelet that still runs registers again)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +22,8 @@ from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import LEASE, NODE, POD, ObjectRef
 from kubectl_edge.errors import ClusterError, Conflict, NotFound, PreconditionFailed, WaitTimeout
 from kubectl_edge.node.status import EDGE_LABEL, EDGE_LABEL_DOCUMENTED, NODE_LEASE_NAMESPACE
+from kubectl_edge.notify import Notify
 from kubectl_edge.record import load_state
-
-Notify = Callable[[str, str], None]
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 #: kubectl drain retries an eviction a PodDisruptionBudget refused every 5 seconds.

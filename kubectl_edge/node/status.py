@@ -16,7 +16,7 @@ import datetime
 import gzip
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +29,8 @@ from kubectl_edge.bootstrap.tokens import Duties, StoredToken, read_tokens, reti
 from kubectl_edge.cluster.client import USER_AGENT, Cluster
 from kubectl_edge.cluster.kinds import DAEMON_SET, DEPLOYMENT, LEASE, NODE, SECRET, ObjectRef
 from kubectl_edge.errors import EdgeError
+from kubectl_edge.notify import Notify
 from kubectl_edge.record import STATE_REF, State, load_state
-
-Notify = Callable[[str, str], None]
 
 #: Helm's release Secrets carry these labels (and ``status``, ``version``).
 RELEASE_SELECTOR = f"owner=helm,name={RELEASE}"
