@@ -8,7 +8,6 @@ Every step skips what is already undone, so detach can be interrupted and run ag
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from kubectl_edge.addon.changes import RevertState, inverse_patch, revert_state
 from kubectl_edge.addon.preflight import remove_probes
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import CRD, NAMESPACE, NODE, SECRET, ObjectRef
+from kubectl_edge.cluster.wait import poll
 from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed, WaitTimeout
 from kubectl_edge.notify import Notify
 from kubectl_edge.record import MANAGED_BY, STATE_REF, load_state
@@ -72,12 +72,11 @@ def _is_ours(live: dict[str, Any], uid: str | None) -> bool:
 
 def _wait_gone(cluster: Cluster, ref: ObjectRef, timeout: float) -> None:
     """Wait until an object is gone (a namespace takes a while: its controller empties it first)."""
-    deadline = time.monotonic() + timeout
-    while cluster.get(ref) is not None:
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"{ref} is still terminating after {timeout:.0f} s",
-                              "check what keeps it (kubectl get all -n NAME) and run detach again")
-        time.sleep(0.5)
+    try:
+        poll(lambda: True if cluster.get(ref) is None else None, timeout, 0.5, what=f"the deletion of {ref}")
+    except WaitTimeout:
+        raise WaitTimeout(f"{ref} is still terminating after {timeout:.0f} s",
+                          "check what keeps it (kubectl get all -n NAME) and run detach again") from None
 
 
 def run_detach(cluster: Cluster, options: DetachOptions, notify: Notify) -> DetachReport:

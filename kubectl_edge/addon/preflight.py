@@ -7,6 +7,7 @@ the API server and controller manager cannot be read on most clusters.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
 from dataclasses import asdict, dataclass
@@ -16,7 +17,8 @@ from edge_protocol import jws, names
 from edge_protocol import token as bootstrap_token
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import CONFIG_MAP, SECRET, ObjectRef
-from kubectl_edge.errors import ClusterError, Forbidden, PreconditionFailed, Unauthorized
+from kubectl_edge.cluster.wait import poll
+from kubectl_edge.errors import ClusterError, Forbidden, PreconditionFailed, Unauthorized, WaitTimeout
 
 PROBE_TTL_SECONDS = 600
 PROBE_WAIT_SECONDS = 10.0
@@ -114,24 +116,25 @@ class Probe:
         self.cluster.create(self._secret(self.expired, expired=True))
         self.started = time.monotonic()
         review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-        deadline = time.monotonic() + PROBE_WAIT_SECONDS
         with self.cluster.as_identity(f"{self.valid.id}.{self.valid.secret}") as as_token:
-            while True:
+            def accepted() -> dict[str, Any] | None:
                 try:
-                    answer = as_token.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                                              body=review)
-                    break
+                    answer: dict[str, Any] | None = as_token.request(
+                        "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review)
                 except Unauthorized:
-                    # The authenticator reads Secrets through a cache; give it a moment before concluding.
-                    if time.monotonic() >= deadline:
-                        remove_probes(self.cluster)
-                        raise PreconditionFailed(
-                            "the API server does not accept bootstrap tokens (a probe token was rejected)",
-                            "enable bootstrap-token authentication (kube-apiserver "
-                            "--enable-bootstrap-token-auth=true); managed clusters such as EKS do not offer it, "
-                            "so edge nodes cannot join them this way") from None
-                    time.sleep(0.2)
-        user = ((answer or {}).get("status") or {}).get("userInfo") or {}
+                    return None  # the authenticator reads Secrets through a cache: ask again before concluding
+                return answer or {}
+
+            try:
+                answer = poll(accepted, PROBE_WAIT_SECONDS, 0.2, what="the probe token's authentication")
+            except WaitTimeout:
+                remove_probes(self.cluster)
+                raise PreconditionFailed(
+                    "the API server does not accept bootstrap tokens (a probe token was rejected)",
+                    "enable bootstrap-token authentication (kube-apiserver --enable-bootstrap-token-auth=true); "
+                    "managed clusters such as EKS do not offer it, so edge nodes cannot join them this way"
+                ) from None
+        user = (answer.get("status") or {}).get("userInfo") or {}
         if user.get("username") != bootstrap_token.user_name(self.valid.id):
             remove_probes(self.cluster)
             raise PreconditionFailed(f"a bootstrap token authenticated as {user.get('username')!r}, "
@@ -145,17 +148,21 @@ class Probe:
         """
         signer: bool | None = None if not cluster_info_exists else False
         cleaner = False
-        deadline = self.started + PROBE_WAIT_SECONDS
-        while True:
+
+        def both_seen() -> bool | None:
+            nonlocal signer, cleaner
             if not cleaner:
                 cleaner = self.cluster.get(ObjectRef(SECRET, bootstrap_token.secret_name(self.expired.id),
                                                      "kube-system")) is None
             if signer is False:
                 info = self.cluster.get(CLUSTER_INFO) or {}
                 signer = jws.signature_key(self.valid.id) in (info.get("data") or {})
-            if (cleaner and signer is not False) or time.monotonic() >= deadline:
-                break
-            time.sleep(0.25)
+            return True if cleaner and signer is not False else None
+
+        # The wait counts from the probes' creation: authentication was proven in the meantime.
+        left = max(0.0, self.started + PROBE_WAIT_SECONDS - time.monotonic())
+        with contextlib.suppress(WaitTimeout):  # what was not seen by then does not run
+            poll(both_seen, left, 0.25, what="the bootstrap signer and token cleaner")
         remove_probes(self.cluster)
         return signer, cleaner
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,8 @@ from edge_protocol.errors import ProtocolError, TokenError
 from kubectl_edge.bootstrap.nodecsr import node_csrs
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import SECRET, ObjectRef
-from kubectl_edge.errors import AlreadyExists, Conflict, PreconditionFailed
+from kubectl_edge.cluster.wait import poll
+from kubectl_edge.errors import AlreadyExists, Conflict, PreconditionFailed, WaitTimeout
 from kubectl_edge.notify import Notify
 from kubectl_edge.record import State
 from kubectl_edge.signatures import edit_signatures, read_cluster_info, signature_valid
@@ -381,18 +381,19 @@ def secret_body(token: bootstrap_token.BootstrapToken, spec: TokenSpec, now: dat
 
 
 def _wait_for_signer(cluster: Cluster, token: bootstrap_token.BootstrapToken, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    pause = 0.02
-    while True:
+    """Whether the bootstrap signer signs cluster-info for the token within ``seconds`` (False without it)."""
+    def signed() -> bool | None:
         data = read_cluster_info(cluster)
         if data is None:
-            return False
-        if signature_valid(data, token):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(pause)
-        pause = min(pause * 2, 0.5)
+            return False  # no cluster-info: nothing will be signed
+        return True if signature_valid(data, token) else None
+
+    try:
+        # A running signer answers in tens of milliseconds: start asking soon, then less often.
+        return poll(signed, seconds, 0.02, backoff=2.0, max_interval=0.5,
+                    what=f"the bootstrap signer's signature of cluster-info for token {token.id}")
+    except WaitTimeout:
+        return False
 
 
 def create_token(cluster: Cluster, spec: TokenSpec, duties: Duties, notify: Notify) -> CreatedToken:

@@ -20,6 +20,7 @@ from kubectl_edge.bootstrap.nodecsr import NodeCsr, node_csrs
 from kubectl_edge.bootstrap.tokens import Duties, StoredToken, delete_tokens, read_tokens, retire_node_tokens
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import LEASE, NODE, POD, ObjectRef
+from kubectl_edge.cluster.wait import poll
 from kubectl_edge.errors import ClusterError, Conflict, NotFound, PreconditionFailed, WaitTimeout
 from kubectl_edge.node.status import EDGE_LABEL, EDGE_LABEL_DOCUMENTED, NODE_LEASE_NAMESPACE
 from kubectl_edge.notify import Notify
@@ -214,7 +215,9 @@ def drain(cluster: Cluster, plans: Sequence[NodeRemoval], timeout: float, notify
                 continue
             (waiting if _evict(cluster, ref) else refused)[ref] = (str(pod["metadata"]["uid"]), plan)
     next_retry = time.monotonic() + EVICTION_RETRY_SECONDS
-    while waiting or refused:
+
+    def all_gone() -> dict[str, DrainResult] | None:
+        nonlocal next_retry
         for ref, (uid, plan) in list(waiting.items()):
             state = _pod_state(cluster, ref, uid)
             name = f"{ref.namespace}/{ref.name}"
@@ -234,19 +237,20 @@ def drain(cluster: Cluster, plans: Sequence[NodeRemoval], timeout: float, notify
                     del refused[ref]
                     waiting[ref] = entry
             next_retry = time.monotonic() + EVICTION_RETRY_SECONDS
-        if not (waiting or refused):
-            break
-        if time.monotonic() >= deadline:
-            blocked = [f"{ref.namespace}/{ref.name} (a PodDisruptionBudget does not allow evicting it)"
-                       for ref in refused] + [f"{ref.namespace}/{ref.name} (still terminating)" for ref in waiting]
-            nodes = ", ".join(plan.name for plan in plans)
-            raise WaitTimeout(
-                f"draining {nodes} did not finish within {timeout:g}s; pods still there: {', '.join(blocked)}",
-                "the nodes, their CSRs, Leases and tokens were not deleted, and the nodes stay cordoned (kubectl "
-                "uncordon NAME takes one back; pods evicted so far stay evicted). Run again with a longer --timeout, "
-                "or without --drain")
-        time.sleep(POLL_SECONDS)
-    return results
+        return None if waiting or refused else results
+
+    try:
+        # The timeout counts from the cordon: listing and evicting took part of it.
+        return poll(all_gone, max(0.0, deadline - time.monotonic()), POLL_SECONDS, what="the drain")
+    except WaitTimeout:
+        blocked = [f"{ref.namespace}/{ref.name} (a PodDisruptionBudget does not allow evicting it)"
+                   for ref in refused] + [f"{ref.namespace}/{ref.name} (still terminating)" for ref in waiting]
+        nodes = ", ".join(plan.name for plan in plans)
+        raise WaitTimeout(
+            f"draining {nodes} did not finish within {timeout:g}s; pods still there: {', '.join(blocked)}",
+            "the nodes, their CSRs, Leases and tokens were not deleted, and the nodes stay cordoned (kubectl "
+            "uncordon NAME takes one back; pods evicted so far stay evicted). Run again with a longer --timeout, "
+            "or without --drain") from None
 
 
 # --- delete ----------------------------------------------------------------------------------------------
