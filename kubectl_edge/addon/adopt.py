@@ -23,7 +23,6 @@ import base64
 import copy
 import json
 import re
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +45,8 @@ from kubectl_edge.cluster.kinds import (
     Kind,
     ObjectRef,
 )
-from kubectl_edge.errors import AlreadyExists, Conflict, Invalid, PreconditionFailed
+from kubectl_edge.cluster.wait import poll
+from kubectl_edge.errors import AlreadyExists, ClusterError, Conflict, Invalid, PreconditionFailed, WaitTimeout
 from kubectl_edge.notify import Notify
 
 ORIGINALS = ObjectRef(SECRET, "kubectl-edge-adopted", "kube-system")
@@ -477,6 +477,33 @@ def apply_edits(cluster: Cluster, edits: list[Edit], notify: Notify) -> None:
         notify("adopt", f"{edit.how} {edit.ref}: {edit.note}" if edit.note else f"{edit.how} {edit.ref}")
 
 
+def _restore_one(cluster: Cluster, ref: ObjectRef, original: dict[str, Any], timeout: float) -> None:
+    """Make or replace one object as its original; refusals are retried until ``timeout``, then the last raised."""
+    refusals: list[ClusterError] = []
+
+    def put_back() -> bool | None:
+        live = cluster.get(ref)
+        body = copy.deepcopy(original)
+        try:
+            if live is None:
+                cluster.request("POST", ref.kind.path(ref.namespace), query={"fieldManager": FIELD_MANAGER},
+                                body=body)
+            elif live["metadata"].get("deletionTimestamp"):
+                raise AlreadyExists("still terminating", "")
+            else:
+                body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+                cluster.request("PUT", ref.path, query={"fieldManager": FIELD_MANAGER}, body=body)
+        except (AlreadyExists, Conflict, Invalid) as exc:
+            refusals.append(exc)
+            return None
+        return True
+
+    try:
+        poll(put_back, timeout, 0.5, what=f"restoring {ref}")
+    except WaitTimeout:
+        raise refusals[-1] from None  # the API server's last refusal says why
+
+
 def restore(cluster: Cluster, notify: Notify, dry_run: bool = False, timeout: float = 60.0) -> list[str]:
     """Put every saved original back (after helm uninstalled the release), then delete the Secret.
 
@@ -491,24 +518,7 @@ def restore(cluster: Cluster, notify: Notify, dry_run: bool = False, timeout: fl
         if dry_run:
             notify("detach", f"would restore {ref} as it was before adoption")
             continue
-        deadline = time.monotonic() + timeout
-        while True:
-            live = cluster.get(ref)
-            body = copy.deepcopy(original)
-            try:
-                if live is None:
-                    cluster.request("POST", ref.kind.path(ref.namespace), query={"fieldManager": FIELD_MANAGER},
-                                    body=body)
-                elif live["metadata"].get("deletionTimestamp"):
-                    raise AlreadyExists("still terminating", "")
-                else:
-                    body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-                    cluster.request("PUT", ref.path, query={"fieldManager": FIELD_MANAGER}, body=body)
-                break
-            except (AlreadyExists, Conflict, Invalid):
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.5)
+        _restore_one(cluster, ref, original, timeout)
         notify("detach", f"restored {ref} as it was before adoption")
     if secret is not None and not dry_run:
         cluster.delete(ORIGINALS, uid=secret["metadata"]["uid"])
