@@ -12,21 +12,20 @@ from dataclasses import dataclass, field, replace
 from kubectl_edge.cluster.kubeconfig import ConnectionOverrides
 from kubectl_edge.errors import ConfigError
 
-# flag spellings -> GlobalOptions field
-_VALUE_FLAGS = {
+#: kubectl's global flags, each spelling -> the GlobalOptions field it sets (all take a value)
+VALUE_FLAGS = {
     "--kubeconfig": "kubeconfig",
     "--context": "context",
     "--cluster": "cluster",
     "--user": "user",
-    "--namespace": "namespace",
     "-n": "namespace",
+    "--namespace": "namespace",
     "--request-timeout": "request_timeout",
-    "--v": "verbosity",
     "-v": "verbosity",
+    "--v": "verbosity",
 }
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s)?)+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)?")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "": 1.0}
+# client-go's ParseTimeout takes a whole number alone (strconv.ParseInt, sign allowed) as seconds.
+_WHOLE_SECONDS = re.compile(r"\+?[0-9]+")
 
 GLOBAL_FLAGS_HELP = (
     "Global flags (anywhere after 'kubectl edge'): --kubeconfig FILE, --context NAME, --cluster NAME, "
@@ -44,12 +43,22 @@ class GlobalOptions:
     verbosity: int = 0
 
 
-def parse_duration(text: str) -> float | None:
-    """Parse a kubectl ``--request-timeout`` value (``30s``, ``1m30s``, bare seconds); ``0`` means none."""
-    if not _DURATION.match(text):
-        raise ConfigError(f"invalid --request-timeout value {text!r}",
-                          "use a duration such as 30s, 2m or 1m30s (0 for no timeout)")
-    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
+def parse_request_timeout(text: str) -> float | None:
+    """Parse kubectl's ``--request-timeout``: seconds, or None for ``0`` (no timeout).
+
+    As kubectl's (client-go's ``ParseTimeout``): a whole number alone counts seconds (``15``), anything else
+    is a Go duration (``30s``, ``1m30s``, ``500ms``), read by the parser every other duration flag uses.
+
+    Raises:
+        ConfigError: The value is neither.
+    """
+    from edge_protocol.duration import parse_duration
+    from edge_protocol.errors import DurationError
+
+    try:
+        seconds = parse_duration(f"{text}s" if _WHOLE_SECONDS.fullmatch(text) else text)
+    except DurationError as exc:
+        raise ConfigError(f"--request-timeout: {exc.message}", exc.hint) from None
     return seconds or None
 
 
@@ -59,7 +68,7 @@ def _apply(options: GlobalOptions, name: str, flag: str, value: str) -> GlobalOp
             raise ConfigError(f"invalid {flag} value {value!r}", "-v takes a whole number, e.g. -v=6")
         return replace(options, verbosity=int(value))
     if name == "request_timeout":
-        return replace(options, request_timeout=parse_duration(value))
+        return replace(options, request_timeout=parse_request_timeout(value))
     if not value:
         raise ConfigError(f"{flag} needs a value", f"write {flag}=VALUE or {flag} VALUE")
     return replace(options, connection=replace(options.connection, **{name: value}))
@@ -82,7 +91,7 @@ def split_global_flags(argv: list[str]) -> tuple[GlobalOptions, list[str]]:
         has_inline = bool(equals)
         if argument[:2] in ("-v", "-n") and len(argument) > 2 and argument[2] != "=":
             flag, inline, has_inline = argument[:2], argument[2:], True  # -v6, -nkube-system
-        if flag in _VALUE_FLAGS:
+        if flag in VALUE_FLAGS:
             if has_inline:
                 value = inline
             elif index + 1 < len(argv):
@@ -90,7 +99,7 @@ def split_global_flags(argv: list[str]) -> tuple[GlobalOptions, list[str]]:
                 value = argv[index]
             else:
                 raise ConfigError(f"flag {flag} needs a value", f"write {flag}=VALUE")
-            options = _apply(options, _VALUE_FLAGS[flag], flag, value)
+            options = _apply(options, VALUE_FLAGS[flag], flag, value)
         else:
             rest.append(argument)
         index += 1

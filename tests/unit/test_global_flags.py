@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_edge.cli.options import parse_duration, split_global_flags
+from kubectl_edge.cli.options import parse_request_timeout, split_global_flags
 from kubectl_edge.errors import ConfigError
 
 
@@ -38,7 +38,24 @@ def test_errors() -> None:
         split_global_flags(["--request-timeout", "soon"])
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m30s", 90), ("2h", 7200), ("15", 15),
-                                                ("500ms", 0.5), ("0", None), ("0s", None)])
-def test_durations(text: str, seconds: float | None) -> None:
-    assert parse_duration(text) == seconds
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m30s", 90), ("2h", 7200), ("15", 15), ("+15", 15),
+                                                ("500ms", 0.5), ("1.5s", 1.5), ("0", None), ("0s", None)])
+def test_request_timeouts(text: str, seconds: float | None) -> None:
+    # As kubectl's: a whole number alone counts seconds, anything else is a Go duration; 0 is no timeout.
+    assert parse_request_timeout(text) == seconds
+    assert split_global_flags([f"--request-timeout={text}"])[0].request_timeout == seconds
+
+
+@pytest.mark.parametrize(("text", "reason"), [("soon", "expected a number"), ("1.5", "no unit"), ("1m30", "no unit"),
+                                              ("-1", "negative"), ("-5s", "negative"), ("", "empty")])
+def test_bad_request_timeouts_say_why(text: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason) as caught:
+        parse_request_timeout(text)
+    assert caught.value.message.startswith("--request-timeout: ")
+    assert caught.value.hint
+
+
+def test_request_timeout_in_days_gets_the_days_hint() -> None:
+    with pytest.raises(ConfigError) as caught:
+        split_global_flags(["--request-timeout", "1d"])
+    assert caught.value.hint is not None and "168h" in caught.value.hint
