@@ -12,6 +12,9 @@ from kubectl_edge.errors import EdgeError
 
 T = TypeVar("T")
 
+#: ``-v`` at or above this level prints the traceback of a failure.
+TRACEBACK_VERBOSITY = 4
+
 
 def report(message: str, hint: str | None = None) -> None:
     """Print an ``error:`` line and an optional ``hint:`` line on stderr."""
@@ -21,8 +24,12 @@ def report(message: str, hint: str | None = None) -> None:
     sys.stderr.flush()
 
 
-def run_guarded(function: Callable[[], T], verbosity: int) -> int:
-    """Run ``function``; turn any exception into a reported message and return the exit code."""
+def run_guarded(function: Callable[[], T], verbosity: Callable[[], int]) -> int:
+    """Run ``function``; turn any exception into a reported message and return the exit code.
+
+    ``verbosity`` is asked only once something failed: the ``-v`` flag is parsed inside ``function``, so
+    the level is known only then (and is 0 when parsing the flags is what failed).
+    """
     try:
         function()
     except SystemExit as exc:
@@ -31,7 +38,7 @@ def run_guarded(function: Callable[[], T], verbosity: int) -> int:
             return exitcodes.SUCCESS
         return code if isinstance(code, int) else exitcodes.ERROR
     except EdgeError as exc:
-        if verbosity >= 4:
+        if verbosity() >= TRACEBACK_VERBOSITY:
             traceback.print_exc(file=sys.stderr)
         report(exc.message, exc.hint)
         return exc.exit_code
@@ -39,8 +46,11 @@ def run_guarded(function: Callable[[], T], verbosity: int) -> int:
         report("interrupted")
         return exitcodes.INTERRUPTED
     except Exception as exc:
-        if verbosity >= 4:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        if verbosity() >= TRACEBACK_VERBOSITY:
             traceback.print_exc(file=sys.stderr)
-        report(f"unexpected {type(exc).__name__}: {exc}", "re-run with -v=4 for the traceback")
+            report(message)
+        else:
+            report(message, f"re-run with -v={TRACEBACK_VERBOSITY} for the traceback")
         return exitcodes.ERROR
     return exitcodes.SUCCESS
