@@ -11,7 +11,7 @@ from typing import Sequence
 
 from edge_protocol.capin import san_covers
 from edge_protocol.errors import EndpointError
-from edge_protocol.joincommand import is_ip
+from edge_protocol.network import is_ip
 
 #: The name the hosts mapping points at the API server's address.
 HOSTS_MAPPING_NAME = "kubernetes.default"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from edge_protocol.errors import ProtocolError
+from edge_protocol.versions import KubeVersion, VersionError
 
 TOP = "edge-install"
 BIN = f"{TOP}/bin"
@@ -31,11 +32,8 @@ LITE_APISERVER = f"{BIN}/lite-apiserver"
 #: carries the first four, and crictl is the container runtime's client kubeadm nodes have. Anything else
 #: could replace one of the node's own programs (a package's ``bin/sh``).
 INSTALLABLE_BINARIES = ("kubelet", "kubectl", "conntrack", "lite-apiserver", "crictl")
-#: How many minor versions kubelet may lag behind kube-apiserver (Kubernetes' skew policy since 1.28).
-KUBELET_MAX_LAG = 3
 
 _FILE_NAME = re.compile(r"kube-linux-([a-z0-9]+)-v([0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.+-]*)\.(?:tar\.gz|tgz)")
-_VERSION = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _UNSAFE_HINT = "the package is damaged or was made to attack this node; build one with kubectl edge package build"
 
@@ -53,33 +51,6 @@ def parse_package_file_name(name: str) -> Optional[Tuple[str, str]]:
     """``(architecture, "v<version>")`` from a package file name, or None when it is not named that way."""
     match = _FILE_NAME.fullmatch(posixpath.basename(name))
     return (match.group(1), "v" + match.group(2)) if match else None
-
-
-def parse_version(text: str) -> Tuple[int, int]:
-    """``(major, minor)`` of a version such as ``v1.37.2`` or ``1.37``.
-
-    Raises:
-        PackageFormatError: The text is not such a version.
-    """
-    match = _VERSION.match(text.strip())
-    if not match:
-        raise PackageFormatError(f"{text!r} is not a Kubernetes version such as v1.31.2")
-    return int(match.group(1)), int(match.group(2))
-
-
-def kubelet_skew_problem(kubelet_version: str, server_version: str) -> Optional[str]:
-    """Why a kubelet of this version cannot join an API server of that version, or None when it can.
-
-    kubelet must not be newer than kube-apiserver, nor more than :data:`KUBELET_MAX_LAG` minor versions older.
-    """
-    kubelet = parse_version(kubelet_version)
-    server = parse_version(server_version)
-    if kubelet[0] != server[0] or kubelet[1] > server[1]:
-        return f"kubelet {kubelet_version} is newer than the API server {server_version}"
-    if server[1] - kubelet[1] > KUBELET_MAX_LAG:
-        return (f"kubelet {kubelet_version} is more than {KUBELET_MAX_LAG} minor versions older than the API server "
-                f"{server_version}")
-    return None
 
 
 def normalise_member(name: str) -> str:
@@ -172,7 +143,10 @@ class Manifest:
         files = document.get("files")
         if not isinstance(architecture, str) or not isinstance(version, str) or not isinstance(files, dict):
             raise PackageFormatError(f"{MANIFEST} lacks architecture, kubernetesVersion or files")
-        parse_version(version)
+        try:
+            KubeVersion.parse(version)
+        except VersionError as exc:
+            raise PackageFormatError(exc.message) from None
         for path, digest in files.items():
             if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
                 raise PackageFormatError(f"{MANIFEST} has no valid sha256 for {path!r}")

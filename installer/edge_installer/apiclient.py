@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from edge_installer import PROGRAM, __version__, system
-from edge_protocol.joincommand import format_endpoint, is_ip
+from edge_protocol.network import format_endpoint, tls_server_name
 
 USER_AGENT = f"{PROGRAM}/{__version__} ({system.operating_system()}/{system.machine()})"
 DEFAULT_TIMEOUT = 10.0
@@ -144,7 +144,7 @@ def request(host: str, port: int, path: str, context: ssl.SSLContext, server_nam
     Raises:
         TransportError: No HTTP answer (see its ``kind``).
     """
-    sni = server_name if server_name is not None else (None if is_ip(host) else host)
+    sni = server_name if server_name is not None else tls_server_name(host)
     connection = _Connection(host, port, context, sni, timeout)
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT,
                "Host": format_endpoint(sni if sni else host, port)}

@@ -17,6 +17,7 @@ from edge_installer import PROGRAM, __version__
 from edge_installer.errors import Aborted, InstallerError, PreconditionError, UsageError
 from edge_installer.phases import PHASE_NAMES, describe
 from edge_protocol import exitcodes
+from edge_protocol.contract import CLOUD_NODE_LABEL, ENABLED
 
 if TYPE_CHECKING:
     from edge_installer.config import JoinOptions
@@ -69,7 +70,7 @@ def _add_join_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cri-socket", metavar="PATH|URL", help="container runtime endpoint (default "
                         "unix:///run/containerd/containerd.sock)")
     parser.add_argument("--cloud", action="store_true", help="join a cloud (non-edge) node: label "
-                        "superedge.io/node-cloud=enable, no lite-apiserver")
+                        f"{CLOUD_NODE_LABEL}={ENABLED}, no lite-apiserver")
     parser.add_argument("--no-autonomy", action="store_true", help="do not set up lite-apiserver even when the package "
                         "and the cluster offer it")
     parser.add_argument("--skip-phases", default="", metavar="PHASE,...", help="phases to skip: " +
@@ -125,7 +126,7 @@ def join_options(args: argparse.Namespace) -> JoinOptions:
     from edge_installer.config import DEFAULT_CRI_SOCKET, JoinOptions, parse_labels
     from edge_protocol.capin import parse_pin
     from edge_protocol.errors import ProtocolError
-    from edge_protocol.joincommand import parse_endpoint
+    from edge_protocol.network import parse_endpoint
     from edge_protocol.token import parse_token
 
     try:

@@ -1,4 +1,5 @@
-"""What ``edgeadm join`` was asked to do, validated; node-side constants (paths, labels, ports)."""
+"""What ``edgeadm join`` was asked to do, validated; node-side paths (the names shared with the cloud side are
+in :mod:`edge_protocol.contract`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional
 
 from edge_installer.errors import UsageError
-from edge_protocol.joincommand import is_ip
+from edge_protocol.contract import CLOUD_LABELS, EDGE_LABELS, HOSTNAME_LABEL
+from edge_protocol.network import is_ip
 from edge_protocol.token import BootstrapToken
 
 # Node paths (under --root), as kubeadm and SuperEdge use them.
@@ -29,16 +31,11 @@ LITE_APISERVER_CERT = "/etc/kubernetes/edge/lite-apiserver.crt"
 LITE_APISERVER_KEY = "/etc/kubernetes/edge/lite-apiserver.key"
 LITE_APISERVER_TLS = "/etc/kubernetes/edge/tls.json"
 LITE_APISERVER_CACHE = "/data/lite-apiserver/cache"
-LITE_APISERVER_PORT = 51003
 #: Where kubelet keeps the pods' logs (and its links to them).
 POD_LOG_DIRS = ("/var/log/pods", "/var/log/containers")
 #: The dummy interface SuperEdge puts the edge virtual address on.
 DUMMY_INTERFACE = "tkeedgedns"
 
-# SPEC 1: labels set at join.
-EDGE_LABELS = {"superedge.io/node-edge": "enable", "superedge.io/edge-node": "enable"}
-HOSTNAME_LABEL = "superedge.io.hostname"
-CLOUD_LABELS = {"superedge.io/node-cloud": "enable"}
 DEFAULT_CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

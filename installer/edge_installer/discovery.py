@@ -5,7 +5,8 @@
 3. take the CA from its kubeconfig and check it against the pins;
 4. GET it again trusting only that CA, checking the name ``kubernetes.default`` when the address is an IP
    the certificate does not name (the hosts mapping), and require the same kubeconfig;
-5. with the token, read ``kube-system/kubelet-config``, ``edge-system/edge-info`` (absent is fine) and
+5. with the token, read ``kube-system/kubelet-config`` (the names of
+   :func:`edge_protocol.contract.kubelet_config_names`), ``edge-system/edge-info`` (absent is fine) and
    whether a Ready Node of the same name exists.
 
 Each way this can fail has its own message (:class:`DiscoveryError` with a ``reason``).
@@ -26,26 +27,21 @@ from edge_installer.apiclient import Response, TransportError, insecure_context,
 from edge_installer.errors import DiscoveryError, InstallerError
 from edge_installer.kubeconfig import parse_cluster_info
 from edge_installer.output import Output
-from edge_protocol import capin, jws
+from edge_protocol import capin, contract, jws
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import CertificateError, EndpointError
-from edge_protocol.joincommand import format_endpoint
+from edge_protocol.network import format_endpoint
 from edge_protocol.token import BootstrapToken
+from edge_protocol.versions import KubeVersion
 
 PHASE = "discovery"
 CLUSTER_INFO_PATH = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
-KUBELET_CONFIG_NAMESPACE = "kube-system"
-KUBELET_CONFIG_KEY = "kubelet"
-EDGE_INFO_NAMESPACE = "edge-system"
-EDGE_INFO_NAME = "edge-info"
-#: Where the lite-apiserver private key may live instead of edge-info (a Secret of the same name).
-LITE_KEY_SECRET = "edge-info"
-LITE_KEY = "lite-apiserver.key"
 #: More than this between the node's clock and the API server's is reported as clock skew.
 CLOCK_SKEW_LIMIT = 300.0
 # OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_HOSTNAME_MISMATCH,
 # X509_V_ERR_IP_ADDRESS_MISMATCH.
 _NOT_YET_VALID, _EXPIRED, _HOSTNAME_MISMATCH, _IP_MISMATCH = 9, 10, 62, 64
+_EDGE_INFO = f"{contract.EDGE_NAMESPACE}/{contract.EDGE_INFO}"
 _NEW_TOKEN = "create a new token on the cluster: kubectl edge token create --print-join-command"
 
 
@@ -324,29 +320,24 @@ def _config_map_data(response: Response) -> Dict[str, str]:
 
 def _read_kubelet_config(host: str, port: int, ca_pem: str, server_name: str, token: BootstrapToken,
                          version: Dict[str, Any], timeout: float) -> Tuple[str, str]:
-    names = ["kubelet-config"]
-    major = "".join(ch for ch in str(version.get("major", "")) if ch.isdigit())
-    minor = "".join(ch for ch in str(version.get("minor", "")) if ch.isdigit())
-    if major and minor:
-        names.append(f"kubelet-config-{major}.{minor}")
     statuses = []
-    for name in names:
-        path = f"/api/v1/namespaces/{KUBELET_CONFIG_NAMESPACE}/configmaps/{name}"
+    for name in contract.kubelet_config_names(KubeVersion.from_version_info(version)):
+        path = f"/api/v1/namespaces/{contract.KUBELET_CONFIG_NAMESPACE}/configmaps/{name}"
         response = _token_read(host, port, path, ca_pem, server_name, token, timeout)
         if response.status == 200:
-            text = _config_map_data(response).get(KUBELET_CONFIG_KEY)
+            text = _config_map_data(response).get(contract.KUBELET_CONFIG_KEY)
             if not text:
-                raise DiscoveryError("no-kubelet-config", f"{KUBELET_CONFIG_NAMESPACE}/{name} has no "
-                                     f"{KUBELET_CONFIG_KEY!r} key", "run kubectl edge addon on the cluster")
-            where = f"{KUBELET_CONFIG_NAMESPACE}/{name} key {KUBELET_CONFIG_KEY}"
-            return name, clusterdata.kubelet_config(text, where, clusterdata.fix_hint(KUBELET_CONFIG_NAMESPACE,
-                                                                                      name))
+                raise DiscoveryError("no-kubelet-config", f"{contract.KUBELET_CONFIG_NAMESPACE}/{name} has no "
+                                     f"{contract.KUBELET_CONFIG_KEY!r} key", "run kubectl edge addon on the cluster")
+            where = f"{contract.KUBELET_CONFIG_NAMESPACE}/{name} key {contract.KUBELET_CONFIG_KEY}"
+            hint = clusterdata.fix_hint(contract.KUBELET_CONFIG_NAMESPACE, name)
+            return name, clusterdata.kubelet_config(text, where, hint)
         statuses.append(f"{name}: HTTP {response.status}")
     raise DiscoveryError(
         "no-kubelet-config",
         f"cannot read the cluster's kubelet configuration with the token ({'; '.join(statuses)})",
-        "run kubectl edge addon on the cluster: it creates kube-system/kubelet-config and lets bootstrap tokens "
-        "read it",
+        f"run kubectl edge addon on the cluster: it creates {contract.KUBELET_CONFIG_NAMESPACE}/"
+        f"{contract.KUBELET_CONFIG} and lets bootstrap tokens read it",
     )
 
 
@@ -371,30 +362,25 @@ def _check_node(host: str, port: int, ca_pem: str, server_name: str, token: Boot
 
 def _read_edge_info(host: str, port: int, ca_pem: str, server_name: str, token: BootstrapToken, timeout: float,
                     out: Output) -> Tuple[Optional[Dict[str, str]], Optional[str]]:
-    path = f"/api/v1/namespaces/{EDGE_INFO_NAMESPACE}/configmaps/{EDGE_INFO_NAME}"
+    path = f"/api/v1/namespaces/{contract.EDGE_NAMESPACE}/configmaps/{contract.EDGE_INFO}"
     response = _token_read(host, port, path, ca_pem, server_name, token, timeout)
     if response.status != 200:
-        out.debug(PHASE, f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME}: HTTP {response.status}; taken as absent")
+        out.debug(PHASE, f"{_EDGE_INFO}: HTTP {response.status}; taken as absent")
         return None, None
     data = _config_map_data(response)
-    key = data.get(LITE_KEY)
-    if not key and data.get("lite-apiserver.crt"):
-        secret = _token_read(host, port, f"/api/v1/namespaces/{EDGE_INFO_NAMESPACE}/secrets/{LITE_KEY_SECRET}",
+    key = data.get(contract.LITE_APISERVER_KEY_KEY)
+    if not key and data.get(contract.LITE_APISERVER_CERT_KEY):
+        secret = _token_read(host, port, f"/api/v1/namespaces/{contract.EDGE_NAMESPACE}/secrets/{contract.EDGE_INFO}",
                              ca_pem, server_name, token, timeout)
         if secret.status == 200:
-            encoded = _config_map_data(secret).get(LITE_KEY)
+            encoded = _config_map_data(secret).get(contract.LITE_APISERVER_KEY_KEY)
             if encoded:
                 try:
                     key = base64.b64decode(encoded, validate=True).decode("ascii")
                 except (binascii.Error, ValueError):
-                    raise clusterdata.refuse(f"{EDGE_INFO_NAMESPACE}/{LITE_KEY_SECRET} Secret key {LITE_KEY}",
+                    raise clusterdata.refuse(f"{_EDGE_INFO} Secret key {contract.LITE_APISERVER_KEY_KEY}",
                                              "it is not base64 of ASCII text") from None
     return data, key
-
-
-#: edge-info keys join uses, and how each is checked (SuperEdge's names and formats).
-EDGE_INFO_KEYS = ("edge-virtual-addr", "host-config", "node-delay-domain", "insecure-registries", "kube-api-ca.crt",
-                  "lite-apiserver.crt", "tls.json")
 
 
 def checked_edge_info(data: Dict[str, str], key: Optional[str], cluster_cas: List[bytes]
@@ -410,39 +396,39 @@ def checked_edge_info(data: Dict[str, str], key: Optional[str], cluster_cas: Lis
     Raises:
         DiscoveryError: A value has the wrong shape (reason ``bad-cluster-data``).
     """
-    hint = clusterdata.fix_hint(EDGE_INFO_NAMESPACE, EDGE_INFO_NAME)
+    hint = clusterdata.fix_hint(contract.EDGE_NAMESPACE, contract.EDGE_INFO)
 
     def where(name: str) -> str:
-        return f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME} key {name}"
+        return f"{_EDGE_INFO} key {name}"
 
     checked: Dict[str, str] = {}
-    for name in EDGE_INFO_KEYS:
+    for name in contract.EDGE_INFO_KEYS:
         value = data.get(name)
         if value is None or not value.strip():
             continue
-        if name == "edge-virtual-addr":
+        if name == contract.EDGE_VIRTUAL_ADDR_KEY:
             address = clusterdata.ip_address(value, where(name), hint)
             parsed = ipaddress.ip_address(address)
             if parsed.is_unspecified or parsed.is_multicast:
                 raise clusterdata.refuse(where(name), f"{address} cannot be a node's own address", hint)
             checked[name] = address
-        elif name == "host-config":
+        elif name == contract.HOST_CONFIG_KEY:
             checked[name] = "".join(line + "\n" for line in clusterdata.host_lines(value, where(name), hint))
-        elif name == "node-delay-domain":
+        elif name == contract.NODE_DELAY_DOMAIN_KEY:
             checked[name] = "".join(item + "\n" for item in clusterdata.name_list(value, where(name), hint))
-        elif name == "insecure-registries":
+        elif name == contract.INSECURE_REGISTRIES_KEY:
             checked[name] = "".join(item + "\n" for item in clusterdata.registry_list(value, where(name), hint))
-        elif name == "tls.json":
+        elif name == contract.LITE_APISERVER_TLS_KEY:
             checked[name] = clusterdata.tls_json(value, where(name), hint)
         else:
             pem = clusterdata.certificates(value, where(name), hint)
-            if name == "kube-api-ca.crt" and any(der not in cluster_cas for der in capin.pem_to_der_list(pem)):
+            if name == contract.KUBE_API_CA_KEY and any(der not in cluster_cas for der in capin.pem_to_der_list(pem)):
                 raise clusterdata.refuse(where(name), "it is not the cluster CA that cluster-info and the pin "
                                                       "verified", hint)
             checked[name] = pem
     checked_key = None
     if key:
-        checked_key = clusterdata.private_key(key, f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME} {LITE_KEY}", hint)
+        checked_key = clusterdata.private_key(key, f"{_EDGE_INFO} {contract.LITE_APISERVER_KEY_KEY}", hint)
     return checked, checked_key
 
 
@@ -497,14 +483,14 @@ def discover(host: str, port: int, token: BootstrapToken, pins: List[str], node_
     version_response = _token_read(host, port, "/version", ca_pem, server_name, token, timeout)
     version = clusterdata.version(version_response.json() if version_response.status == 200 else None)
     kubelet_name, kubelet_text = _read_kubelet_config(host, port, ca_pem, server_name, token, version, timeout)
-    out.progress(PHASE, f"read the kubelet configuration from {KUBELET_CONFIG_NAMESPACE}/{kubelet_name}")
+    out.progress(PHASE, f"read the kubelet configuration from {contract.KUBELET_CONFIG_NAMESPACE}/{kubelet_name}")
     _check_node(host, port, ca_pem, server_name, token, node_name, timeout)
     raw_edge_info, raw_key = _read_edge_info(host, port, ca_pem, server_name, token, timeout, out)
     edge_info: Optional[Dict[str, str]] = None
     lite_key: Optional[str] = None
     if raw_edge_info is not None:
         edge_info, lite_key = checked_edge_info(raw_edge_info, raw_key, cluster_cas)
-    out.progress(PHASE, f"{EDGE_INFO_NAMESPACE}/{EDGE_INFO_NAME}: " + ("read; every value has its shape"
+    out.progress(PHASE, f"{_EDGE_INFO}: " + ("read; every value has its shape"
                                                                        if edge_info is not None else
                                                                        "not present (fine)"))
     return Discovery(host=host, port=port, ca_pem=ca_pem, cluster_info_server=server, strategy=strategy,

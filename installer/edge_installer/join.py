@@ -13,20 +13,19 @@ from typing import Any, Dict, Optional
 from edge_installer import system
 from edge_installer.apiclient import Response
 from edge_installer.changes import Changes
-from edge_installer.config import LITE_APISERVER_BINARY, LITE_APISERVER_PORT, JoinOptions
+from edge_installer.config import LITE_APISERVER_BINARY, JoinOptions
 from edge_installer.discovery import Discovery, discover, probe
 from edge_installer.errors import PackageError
 from edge_installer.kubeletcompat import KubeletFit, fit_for_lite_apiserver
 from edge_installer.output import Output
 from edge_installer.package import Package, Workdir, fetch, inspect
 from edge_installer.workflow import Runner
+from edge_protocol import contract, versions
 from edge_protocol import package as layout
 from edge_protocol.endpoint import HOSTS_MAPPING_NAME
-from edge_protocol.joincommand import endpoint_url, is_ip
+from edge_protocol.network import endpoint_url, is_ip
 
-#: edge-info keys (SuperEdge's names) that lite-apiserver needs.
-EDGE_VIRTUAL_ADDR = "edge-virtual-addr"
-LITE_CERT = "lite-apiserver.crt"
+_EDGE_INFO = f"{contract.EDGE_NAMESPACE}/{contract.EDGE_INFO}"
 
 
 @dataclass(frozen=True)
@@ -103,13 +102,13 @@ class JoinContext:
         if not isinstance(server, str) or package is None or not package.kubernetes_version:
             return
         try:
-            problem = layout.kubelet_skew_problem(package.kubernetes_version, server)
-        except layout.PackageFormatError:
+            problem = versions.kubelet_skew_problem(package.kubernetes_version, server)
+        except versions.VersionError:
             return
         if problem:
             raise PackageError(f"the install package does not fit the cluster: {problem}",
                                f"use a package of the cluster's version ({server}) or up to "
-                               f"{layout.KUBELET_MAX_LAG} minor versions older")
+                               f"{versions.KUBELET_MAX_LAG} minor versions older")
         self._skew_checked = True
 
     def api_server_url(self) -> str:
@@ -135,23 +134,24 @@ class JoinContext:
             return Autonomy(False, f"the install package carries no {layout.LITE_APISERVER}")
         edge_info = self.discovery().edge_info
         if edge_info is None:
-            return Autonomy(False, "the cluster has no edge-system/edge-info (the edge components are not installed)")
-        missing = [key for key in (LITE_CERT, EDGE_VIRTUAL_ADDR) if not edge_info.get(key)]
+            return Autonomy(False, f"the cluster has no {_EDGE_INFO} (the edge components are not installed)")
+        missing = [key for key in (contract.LITE_APISERVER_CERT_KEY, contract.EDGE_VIRTUAL_ADDR_KEY)
+                   if not edge_info.get(key)]
         if not self.discovery().lite_apiserver_key:
-            missing.append("lite-apiserver.key")
+            missing.append(contract.LITE_APISERVER_KEY_KEY)
         if missing:
-            return Autonomy(False, f"edge-system/edge-info lacks {', '.join(missing)}")
+            return Autonomy(False, f"{_EDGE_INFO} lacks {', '.join(missing)}")
         fit = fit_for_lite_apiserver(package.kubernetes_version)
         for warning in fit.warnings:
             self.out.warn("lite-apiserver", warning)
         return Autonomy(True, "lite-apiserver will serve kubelet from its cache while the cloud is unreachable",
-                        edge_info[EDGE_VIRTUAL_ADDR].strip(), fit)
+                        edge_info[contract.EDGE_VIRTUAL_ADDR_KEY].strip(), fit)
 
     def kubelet_server(self) -> str:
         """Where kubelet's kubeconfig points: lite-apiserver with edge autonomy, else the API server."""
         autonomy = self.autonomy()
         if autonomy.on and autonomy.virtual_address:
-            return endpoint_url(autonomy.virtual_address, LITE_APISERVER_PORT)
+            return endpoint_url(autonomy.virtual_address, contract.LITE_APISERVER_PORT)
         return self.api_server_url()
 
     def node_labels(self) -> Dict[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from edge_protocol.package import PackageFormatError, parse_version
+from edge_protocol.versions import KubeVersion
 
 #: Feature gate, first minor that knows it, first minor where it is on by default.
 WATCH_LIST_CLIENT: Tuple[str, int, int] = ("WatchListClient", 30, 35)
@@ -48,10 +48,10 @@ def fit_for_lite_apiserver(kubelet_version: Optional[str]) -> KubeletFit:
             "sends streaming watch-list requests lite-apiserver cannot read; if the kubelet is "
             f"1.{default_on_since} or newer, add --feature-gates={gate}=false to KUBELET_EXTRA_ARGS in "
             "/etc/default/kubelet"])
-    try:
-        major, minor = parse_version(kubelet_version)
-    except PackageFormatError:
+    version = KubeVersion.read(kubelet_version)
+    if version is None:
         return fit_for_lite_apiserver(None)
+    major, minor = version.major, version.minor
     gate, known_since, default_on_since = WATCH_LIST_CLIENT
     if major != 1 or minor < known_since:
         return KubeletFit()

@@ -22,7 +22,7 @@ from typing import Any
 from edge_protocol import capin
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
-from edge_protocol.joincommand import format_endpoint, is_ip, parse_endpoint
+from edge_protocol.network import format_endpoint, is_ip, parse_endpoint
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.errors import ConfigError, PreconditionFailed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from edge_protocol.joincommand import is_ip
+from edge_protocol.network import is_ip
 
 
 def serving_certificate(host: str, port: int, timeout: float = 5.0, server_name: str | None = None) -> bytes:

@@ -194,18 +194,6 @@ def test_a_broken_manifest_is_refused(tmp_path: Path) -> None:
     assert "has no valid sha256 for 'edge-install/bin/kubelet'" in _refused(_write(tmp_path, [*GOOD, bad]))
 
 
-@pytest.mark.parametrize(("kubelet", "server", "problem"), [
-    ("v1.31.2", "v1.31.0", None),
-    ("v1.28.0", "v1.31.9", None),
-    ("v1.27.9", "v1.31.0", "more than 3 minor versions older"),
-    ("v1.32.0", "v1.31.4", "is newer than the API server"),
-    ("v2.0.0", "v1.31.4", "is newer than the API server"),
-])
-def test_kubelet_version_skew(kubelet: str, server: str, problem: str | None) -> None:
-    found = layout.kubelet_skew_problem(kubelet, server)
-    assert (found is None) if problem is None else (problem in (found or ""))
-
-
 def test_manifest_round_trip_and_file_name() -> None:
     manifest = layout.Manifest("arm64", "v1.31.2", {"edge-install/bin/kubelet": "a" * 64})
     assert layout.Manifest.from_json(manifest.to_json()) == manifest

@@ -13,7 +13,7 @@ from edge_installer.config import ETC_HOSTS
 from edge_installer.hostsfile import mapping_lines
 from edge_installer.join import JoinContext
 from edge_protocol.endpoint import HOSTS_MAPPING_NAME
-from edge_protocol.joincommand import is_ip
+from edge_protocol.network import is_ip
 
 PHASE = "hosts"
 

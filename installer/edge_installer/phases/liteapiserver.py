@@ -21,14 +21,14 @@ from edge_installer.config import (
     LITE_APISERVER_CACHE,
     LITE_APISERVER_CERT,
     LITE_APISERVER_KEY,
-    LITE_APISERVER_PORT,
     LITE_APISERVER_TLS,
     LITE_APISERVER_UNIT,
 )
 from edge_installer.errors import InstallerError
 from edge_installer.join import JoinContext
+from edge_protocol import contract
 from edge_protocol.endpoint import HOSTS_MAPPING_NAME
-from edge_protocol.joincommand import is_ip
+from edge_protocol.network import is_ip
 
 PHASE = "lite-apiserver"
 # SuperEdge's tls.json: lite-apiserver talks upstream with kubelet's client certificate.
@@ -67,7 +67,7 @@ def unit(virtual_address: str, upstream_host: str, upstream_port: int, ip_progra
     flags = " ".join(_word(flag) for flag in [
         f"--ca-file={LITE_APISERVER_CA}", f"--tls-cert-file={LITE_APISERVER_CERT}",
         f"--tls-private-key-file={LITE_APISERVER_KEY}", f"--kube-apiserver-url={upstream_host}",
-        f"--kube-apiserver-port={int(upstream_port)}", f"--port={LITE_APISERVER_PORT}", f"--address={address}",
+        f"--kube-apiserver-port={int(upstream_port)}", f"--port={contract.LITE_APISERVER_PORT}", f"--address={address}",
         f"--tls-config-file={LITE_APISERVER_TLS}", f"--file-cache-path={LITE_APISERVER_CACHE}",
         "--sync-duration=120", "--timeout=3", "--v=4",
     ])
@@ -104,10 +104,12 @@ def run(context: JoinContext) -> None:
     edge_info = found.edge_info or {}
     key = found.lite_apiserver_key or ""
     changes = context.changes
-    changes.write_file(PHASE, LITE_APISERVER_CA, (edge_info.get("kube-api-ca.crt") or found.ca_pem).encode(), 0o644)
-    changes.write_file(PHASE, LITE_APISERVER_CERT, edge_info["lite-apiserver.crt"].encode(), 0o644)
+    changes.write_file(PHASE, LITE_APISERVER_CA, (edge_info.get(contract.KUBE_API_CA_KEY) or found.ca_pem).encode(),
+                       0o644)
+    changes.write_file(PHASE, LITE_APISERVER_CERT, edge_info[contract.LITE_APISERVER_CERT_KEY].encode(), 0o644)
     changes.write_file(PHASE, LITE_APISERVER_KEY, key.encode(), 0o600, shown="(the private key, not shown)")
-    changes.write_file(PHASE, LITE_APISERVER_TLS, (edge_info.get("tls.json") or DEFAULT_TLS_JSON).encode(), 0o644)
+    changes.write_file(PHASE, LITE_APISERVER_TLS, (edge_info.get(contract.LITE_APISERVER_TLS_KEY) or
+                                                   DEFAULT_TLS_JSON).encode(), 0o644)
     upstream = HOSTS_MAPPING_NAME if is_ip(context.options.host) else context.options.host
     changes.write_file(PHASE, LITE_APISERVER_UNIT, unit(autonomy.virtual_address, upstream, context.options.port,
                                                         ip_program()).encode(), 0o644)
