@@ -14,7 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from edge_protocol.errors import TokenError
 
@@ -54,8 +54,7 @@ DEFAULT_GROUPS = (DEFAULT_GROUP,)
 #: ``expiration`` format: RFC 3339 in UTC without fractional seconds, as Go's ``time.RFC3339`` prints UTC.
 EXPIRATION_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-# kubeadm's BootstrapTokenPattern and BootstrapTokenIDPattern; fullmatch stands for their \A...\z anchors.
-_TOKEN_RE = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
+# kubeadm's BootstrapTokenIDPattern; fullmatch stands for its \A...\z anchors.
 _ID_RE = re.compile(r"[a-z0-9]{6}")
 _CHARS_RE = re.compile(r"[a-z0-9]*")
 # kubeadm's BootstrapGroupPattern.
@@ -178,11 +177,6 @@ def parse_token(text: str) -> BootstrapToken:
     return BootstrapToken(token_id, token_secret)
 
 
-def is_token(text: str) -> bool:
-    """Return whether ``text`` is a full token ``<id>.<secret>``."""
-    return bool(_TOKEN_RE.fullmatch(text))
-
-
 def is_token_id(text: str) -> bool:
     """Return whether ``text`` is a token ID (``[a-z0-9]{6}``)."""
     return bool(_ID_RE.fullmatch(text))
@@ -252,17 +246,31 @@ def validate_group(group: str) -> str:
     return group
 
 
+def _checked_unique(items: Iterable[str], check: Callable[[str], object]) -> List[str]:
+    """``items`` in order without duplicates, each passed to ``check`` (which raises for a bad one)."""
+    checked: List[str] = []
+    for item in items:
+        check(item)
+        if item not in checked:
+            checked.append(item)
+    return checked
+
+
 def validate_groups(groups: Iterable[str]) -> List[str]:
     """Check extra groups and return them in order, without duplicates.
 
     Raises:
         TokenError: A group is malformed.
     """
-    checked: List[str] = []
-    for group in groups:
-        if validate_group(group) not in checked:
-            checked.append(group)
-    return checked
+    return _checked_unique(groups, validate_group)
+
+
+def _validate_usage(usage: str) -> None:
+    if usage not in KNOWN_USAGES:
+        raise TokenError(
+            f"invalid token usage {usage!r}: valid usages are {', '.join(KNOWN_USAGES)}",
+            "join needs both: signing for discovery, authentication for the kubelet's TLS bootstrap",
+        )
 
 
 def validate_usages(usages: Iterable[str]) -> List[str]:
@@ -271,16 +279,7 @@ def validate_usages(usages: Iterable[str]) -> List[str]:
     Raises:
         TokenError: A usage is unknown.
     """
-    checked: List[str] = []
-    for usage in usages:
-        if usage not in KNOWN_USAGES:
-            raise TokenError(
-                f"invalid token usage {usage!r}: valid usages are {', '.join(KNOWN_USAGES)}",
-                "join needs both: signing for discovery, authentication for the kubelet's TLS bootstrap",
-            )
-        if usage not in checked:
-            checked.append(usage)
-    return checked
+    return _checked_unique(usages, _validate_usage)
 
 
 def _require_aware(moment: datetime) -> datetime:
