@@ -8,7 +8,6 @@ second addon still sends no write request.
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import re
 import socket
@@ -23,9 +22,10 @@ import yaml
 from edge_protocol import capin
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
-from edge_protocol.network import endpoint_url, format_endpoint, is_ip, parse_endpoint
+from edge_protocol.joincommand import endpoint_url, format_endpoint, is_ip, parse_endpoint
 from kubectl_edge import yamltext
 from kubectl_edge.addon.prerequisites import ClusterFacts, dns_ip_for
+from kubectl_edge.cluster.ca import ca_source, read_ca
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.endpoint import serving_certificate
 from kubectl_edge.cluster.kinds import CONFIG_MAP, SERVICE, SERVICE_CIDR, ObjectRef
@@ -53,38 +53,6 @@ class ServiceRange:
     cidr: str
     source: str
     guessed: bool = False
-
-
-def ca_source(ca_cert_file: str | None) -> str:
-    """How messages name where the CA came from."""
-    return f"--ca-cert {ca_cert_file}" if ca_cert_file else "the kubeconfig"
-
-
-def read_ca(cluster: Cluster, ca_cert_file: str | None) -> str:
-    """The cluster CA certificate (PEM): from --ca-cert, else from the kubeconfig."""
-    if ca_cert_file:
-        try:
-            pem = Path(ca_cert_file).read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read --ca-cert {ca_cert_file}: {exc.strerror}", "pass the CA certificate file"
-                              ) from exc
-    else:
-        cluster_entry = cluster.resolved.config["clusters"][0]["cluster"]
-        if cluster_entry.get("certificate-authority-data"):
-            pem = base64.b64decode(cluster_entry["certificate-authority-data"]).decode(errors="replace")
-        elif cluster_entry.get("certificate-authority"):
-            pem = Path(cluster_entry["certificate-authority"]).read_text()
-        else:
-            raise ConfigError("the kubeconfig carries no CA certificate for the cluster",
-                              "pass --ca-cert FILE (the cluster CA, e.g. /etc/kubernetes/pki/ca.crt)")
-    source = ca_source(ca_cert_file)
-    try:
-        if not capin.pem_to_der_list(pem):
-            raise ProtocolError("no certificate in it")
-    except ProtocolError as exc:
-        raise ConfigError(f"the CA certificate from {source} is not a PEM certificate ({exc.message})",
-                          "pass --ca-cert FILE with the cluster CA certificate") from exc
-    return pem
 
 
 def check_ca_key(ca_pem: str, ca_key_file: str | None, ca_cert_file: str | None = None) -> None:
@@ -330,7 +298,7 @@ def gather(cluster: Cluster, inputs: AddonInputs) -> ClusterFacts:
     major = int("".join(ch for ch in str(version.get("major", "1")) if ch.isdigit()) or 1)
     minor = int("".join(ch for ch in str(version.get("minor", "0")) if ch.isdigit()) or 0)
     # The CA and the addresses first: a wrong flag is refused before any request but reads.
-    ca_pem = read_ca(cluster, inputs.ca_cert_file)
+    ca_pem = read_ca(cluster.resolved, inputs.ca_cert_file).pem
     check_ca_key(ca_pem, inputs.ca_key_file, inputs.ca_cert_file)
     server_host, server_port = parse_endpoint(cluster.server, 443)
     try:

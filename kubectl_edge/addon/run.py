@@ -14,7 +14,7 @@ from typing import Any
 from kubectl_edge.addon import adopt, chart
 from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import Action, Verb, plan_object
-from kubectl_edge.addon.facts import AddonInputs, gather, read_ca
+from kubectl_edge.addon.facts import AddonInputs, gather
 from kubectl_edge.addon.kubeadm_pki import default_ca_files
 from kubectl_edge.addon.preflight import (
     CLUSTER_INFO,
@@ -25,6 +25,7 @@ from kubectl_edge.addon.preflight import (
     remove_probes,
 )
 from kubectl_edge.addon.prerequisites import desired_prerequisites
+from kubectl_edge.cluster.ca import read_ca
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import ObjectRef
 from kubectl_edge.errors import AlreadyExists, ConfigError, Conflict, Forbidden, Invalid, PreconditionFailed
@@ -161,8 +162,8 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         state = load_state(cluster)
         public_address = options.inputs.public_address or state.settings.get("publicAddress")
         # SuperEdge's default: kubeadm's CA files on a control-plane node, when they are this cluster's CA.
-        ca_files = default_ca_files(read_ca(cluster, options.inputs.ca_cert_file), options.inputs.ca_cert_file,
-                                    options.inputs.ca_key_file)
+        ca_pem = read_ca(cluster.resolved, options.inputs.ca_cert_file).pem
+        ca_files = default_ca_files(ca_pem, options.inputs.ca_cert_file, options.inputs.ca_key_file)
         inputs = AddonInputs(public_address, ca_files.ca_cert_file, ca_files.ca_key_file)
         # Once adopted, every later run keeps what edge nodes hold as adoption did (certificates by content,
         # not by the names kubectl-edge would give them).

@@ -16,14 +16,11 @@ import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from edge_protocol import capin
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
-from edge_protocol.network import format_endpoint, is_ip, parse_endpoint
-from kubectl_edge.cluster.client import Cluster
+from edge_protocol.joincommand import format_endpoint, is_ip, parse_endpoint
 from kubectl_edge.errors import ConfigError, PreconditionFailed
 
 #: Endpoint strategy when the address could not be tried from here.
@@ -103,42 +100,6 @@ def choose_address(flag: str | None, remembered: str | None, server: str) -> tup
                         "elsewhere cannot reach; pass --public-address HOST[:PORT] (or run kubectl edge addon "
                         "--public-address once to remember it)")
     return address, warnings
-
-
-def read_ca(cluster: Cluster, ca_cert_file: str | None) -> tuple[str, str]:
-    """The cluster CA bundle (PEM) from ``--ca-cert``, else from the kubeconfig; and where it came from.
-
-    Raises:
-        ConfigError: The file cannot be read, the kubeconfig has no CA, or it is not a PEM certificate.
-    """
-    if ca_cert_file:
-        source = f"--ca-cert {ca_cert_file}"
-        try:
-            pem = Path(ca_cert_file).read_text(errors="replace")
-        except OSError as exc:
-            raise ConfigError(f"cannot read {source}: {exc.strerror}", "pass the cluster CA certificate file"
-                              ) from exc
-    else:
-        source = "the kubeconfig"
-        entry: dict[str, Any] = cluster.resolved.config["clusters"][0]["cluster"]
-        try:
-            if entry.get("certificate-authority-data"):
-                pem = base64.b64decode(entry["certificate-authority-data"]).decode(errors="replace")
-            elif entry.get("certificate-authority"):
-                pem = Path(entry["certificate-authority"]).read_text(errors="replace")
-            else:
-                raise ConfigError("the kubeconfig carries no CA certificate for the cluster, so there is nothing to "
-                                  "pin in the join command",
-                                  "pass --ca-cert FILE (the cluster CA, e.g. /etc/kubernetes/pki/ca.crt)")
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the CA certificate of the kubeconfig: {exc}",
-                              "pass --ca-cert FILE (the cluster CA)") from exc
-    try:
-        capin.pem_to_der_list(pem)
-    except ProtocolError as exc:
-        raise ConfigError(f"the CA certificate from {source} is not usable ({exc.message})",
-                          "pass --ca-cert FILE with the cluster CA certificate in PEM") from exc
-    return pem, source
 
 
 def cluster_info_ca_pins(kubeconfig_text: str) -> list[str]:

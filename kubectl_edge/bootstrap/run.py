@@ -23,7 +23,6 @@ from kubectl_edge.bootstrap.joinline import (
     check_endpoint,
     choose_address,
     describe,
-    read_ca,
 )
 from kubectl_edge.bootstrap.tokens import (
     CreatedToken,
@@ -39,6 +38,7 @@ from kubectl_edge.bootstrap.tokens import (
     read_tokens,
     retire_node_tokens,
 )
+from kubectl_edge.cluster.ca import read_ca
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.notify import Notify
 from kubectl_edge.record import load_state
@@ -114,7 +114,7 @@ def _maintain(cluster: Cluster, duties: Duties, notify: Notify) -> TokenInventor
 def plan_join(cluster: Cluster, request: CreateRequest, remembered: str | None, notify: Notify) -> JoinPlan:
     """Choose the address and the pins, and try the address from here; refuse before anything is stored."""
     address, warnings = choose_address(request.public_address, remembered, cluster.server)
-    ca_pem, _ = read_ca(cluster, request.ca_cert_file)
+    ca_pem = read_ca(cluster.resolved, request.ca_cert_file).pem
     pins = capin.pins_of(ca_pem)
     check = check_endpoint(address, ca_pem, pins, request.check_timeout)
     info = read_cluster_info(cluster)

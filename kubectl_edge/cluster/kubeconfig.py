@@ -8,6 +8,8 @@ is tested without a cluster and costs no client import.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +46,18 @@ class ResolvedConfig:
     server: str
     namespace: str
     sources: tuple[str, ...]
+
+
+def decode_data(entry: Mapping[str, Any], key: str, what: str) -> bytes:
+    """A kubeconfig ``...-data`` value, base64-decoded; line breaks are ignored, as Go's decoder does.
+
+    Raises:
+        ValueError: The value is not base64 (``what`` names the entry: ``cluster`` or ``user``).
+    """
+    try:
+        return base64.b64decode("".join(str(entry[key]).split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{key} of the {what} is not base64: {exc}") from None
 
 
 def kubeconfig_paths(flag: str | None, environ: Mapping[str, str]) -> list[Path]:
