@@ -60,6 +60,12 @@ def error_from_status(status: int, body: str, what: str = "") -> ClusterError:
     return kind(f"Error from server ({reason or status}): {message}", _HINTS.get(kind), status=status, reason=reason)
 
 
+def unreachable(server: str, cause: BaseException) -> ClusterUnreachable:
+    """The error for a request that got no HTTP answer (refused, DNS, TLS, timeout), with its cause."""
+    return ClusterUnreachable(f"cannot reach the API server {server}: {cause}",
+                              "check that the cluster is running and that --kubeconfig/--context point at it")
+
+
 def translate(exc: BaseException, server: str = "") -> EdgeError:
     """Map a client exception to an EdgeError with kubectl's ``Error from server (Reason): ...`` wording."""
     from kubernetes.client.exceptions import ApiException
@@ -74,8 +80,5 @@ def translate(exc: BaseException, server: str = "") -> EdgeError:
         cause: BaseException = exc
         while isinstance(getattr(cause, "reason", None), BaseException):
             cause = getattr(cause, "reason")  # noqa: B009
-        return ClusterUnreachable(
-            f"cannot reach the API server {server}: {cause}",
-            "check that the cluster is running and that --kubeconfig/--context point at it",
-        )
+        return unreachable(server, cause)
     return EdgeError(f"unexpected error talking to the API server: {exc}", "re-run with -v=6 for details")

@@ -2,15 +2,19 @@
 
 Static credentials (client certificate as data or files, bearer token, token file, none) go over the
 standard-library transport; ``exec`` plugins and proxies go through the generated client. Each case asks
-the API server who it is (SelfSubjectReview), so the identity really is the kubeconfig's.
+the API server who it is (SelfSubjectReview), so the identity really is the kubeconfig's. The proxy is a
+small HTTP CONNECT proxy on loopback that records where it was asked to connect.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +22,10 @@ from typing import Any
 import pytest
 from clusterkit import Forwarder, admin_request, random_token
 
-from kubectl_edge.cluster.client import ClientTransport, DirectTransport, connect
+from kubectl_edge.cluster.client import connect
 from kubectl_edge.cluster.kubeconfig import ConnectionOverrides
+from kubectl_edge.cluster.transport_http import DirectTransport
+from kubectl_edge.cluster.transport_kubernetes import ClientTransport
 from kubectl_edge.errors import ClusterUnreachable, ConfigError, Forbidden, Unauthorized
 
 SECRETS = "/api/v1/namespaces/kube-system/secrets"
@@ -104,12 +110,102 @@ def test_exec_plugin_goes_through_the_generated_client(bare_cluster: Any, tmp_pa
                                                             ClientTransport)
 
 
-def test_an_https_proxy_in_the_environment_goes_through_the_generated_client(
-        bare_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+class ConnectProxy:
+    """An HTTP CONNECT proxy on 127.0.0.1 that tunnels to loopback only and records each CONNECT target."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        self._sockets.append(client)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        host, _, port = target.rpartition(":")
+        if method != "CONNECT" or host != "127.0.0.1":
+            client.sendall(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+            client.close()
+            return
+        self.targets.append(target)
+        upstream = socket.create_connection((host, int(port)), timeout=10)
+        upstream.settimeout(None)
+        self._sockets.append(upstream)
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Stop listening (the shutdown wakes the blocked accept, so the port is free) and end every tunnel."""
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectProxy]:
+    """A CONNECT proxy, named by HTTPS_PROXY as the only proxy setting of the environment."""
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    running = ConnectProxy()
+    monkeypatch.setenv("HTTPS_PROXY", running.url)
+    yield running
+    running.close()
+
+
+def test_an_https_proxy_in_the_environment_carries_the_generated_clients_requests(
+        bare_cluster: Any, tmp_path: Path, token: str, proxy: ConnectProxy) -> None:
+    server = f"127.0.0.1:{bare_cluster.api_port}"
+    assert _whoami(bare_cluster.kubeconfig) == ("kubernetes-admin", ClientTransport)
+    assert proxy.targets and set(proxy.targets) == {server}, "the request should have been tunnelled to the server"
+    # Another identity of the same connection goes the same way.
+    with connect(ConnectionOverrides(kubeconfig=bare_cluster.kubeconfig), request_timeout=15) as cluster:
+        tunnels = len(proxy.targets)
+        with cluster.as_identity(token) as as_token:
+            answer = as_token.request("POST", WHOAMI, body={"apiVersion": "authentication.k8s.io/v1",
+                                                            "kind": "SelfSubjectReview"})
+        assert answer["status"]["userInfo"]["username"] == f"system:bootstrap:{token.split('.')[0]}"
+        assert len(proxy.targets) > tunnels
+    # Wrong credentials through the proxy: the API server's refusal, as over the direct transport.
+    with pytest.raises(Unauthorized, match="Unauthorized"):
+        _whoami(_with(bare_cluster, tmp_path, {"token": "abcdef.0123456789abcdef"}))
+
+
+def test_no_proxy_bypasses_the_proxy_and_a_dead_proxy_is_unreachable(
+        bare_cluster: Any, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    with connect(ConnectionOverrides(kubeconfig=bare_cluster.kubeconfig)) as cluster:
-        assert isinstance(cluster.api, ClientTransport)
+    assert _whoami(bare_cluster.kubeconfig) == ("kubernetes-admin", ClientTransport)
+    assert proxy.targets == []
+    monkeypatch.delenv("NO_PROXY")
+    proxy.close()  # nothing listens at the proxy's address any more
+    with pytest.raises(ClusterUnreachable, match="cannot reach the API server"):
+        _whoami(bare_cluster.kubeconfig)
+    assert proxy.targets == []
 
 
 def test_tls_server_name_and_insecure_skip_verify(bare_cluster: Any, tmp_path: Path) -> None:
@@ -146,6 +242,15 @@ def test_unreadable_credentials_are_a_config_error(bare_cluster: Any, tmp_path: 
     missing = _with(bare_cluster, tmp_path, {"client-certificate": "nowhere.crt", "client-key": "nowhere.key"})
     with pytest.raises(ConfigError, match="cannot use the kubeconfig context"):
         _whoami(missing)
+    # The CA is read by the same reader as --ca-cert's: its errors name the file and the context.
+    user = _admin_config(bare_cluster)["users"][0]["user"]
+    no_ca_file = _with(bare_cluster, tmp_path, user, **{"certificate-authority": str(tmp_path / "gone.crt"),
+                                                        "certificate-authority-data": ""})
+    with pytest.raises(ConfigError, match=r"cannot read the CA certificate file .*gone\.crt of the kubeconfig"):
+        _whoami(no_ca_file)
+    not_pem = _with(bare_cluster, tmp_path, user, **{"certificate-authority-data": base64.b64encode(b"junk").decode()})
+    with pytest.raises(ConfigError, match="the CA certificate from the kubeconfig is not a PEM certificate"):
+        _whoami(not_pem)
 
 
 def _other_ca() -> bytes:

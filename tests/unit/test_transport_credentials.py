@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_edge.cluster.client import _authorization, _wants_loader
+from kubectl_edge.cluster.credentials import authorization, needs_generated_client
 
 
 def test_token_then_token_file_then_basic(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("from-file\n")
-    assert _authorization({"token": "inline", "tokenFile": str(token_file)}) == "Bearer inline"
-    assert _authorization({"tokenFile": str(token_file)}) == "Bearer from-file"
-    basic = _authorization({"username": "ada", "password": "s3:cret"})
+    assert authorization({"token": "inline", "tokenFile": str(token_file)}) == "Bearer inline"
+    assert authorization({"tokenFile": str(token_file)}) == "Bearer from-file"
+    basic = authorization({"username": "ada", "password": "s3:cret"})
     assert basic == "Basic " + base64.b64encode(b"ada:s3:cret").decode()
-    assert _authorization({}) is None
-    assert _authorization({"username": "ada"}) is None
+    assert authorization({}) is None
+    assert authorization({"username": "ada"}) is None
 
 
 @pytest.mark.parametrize(("user", "cluster", "environment", "expected"), [
@@ -37,4 +37,4 @@ def test_what_needs_the_generated_client(monkeypatch: pytest.MonkeyPatch, user: 
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    assert _wants_loader(cluster, user, "https") is expected
+    assert needs_generated_client(cluster, user, "https") is expected
