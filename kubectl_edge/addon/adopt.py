@@ -31,6 +31,7 @@ import yaml
 
 from kubectl_edge import yamltext
 from kubectl_edge.addon import certs, chart
+from kubectl_edge.addon.helm import HELM_NAMESPACE_ANNOTATION, HELM_RELEASE_ANNOTATION, owned_by_release
 from kubectl_edge.cluster.client import FIELD_MANAGER, Cluster
 from kubectl_edge.cluster.kinds import (
     CLUSTER_ROLE,
@@ -130,7 +131,7 @@ def cleaned(live: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _owned(live: Mapping[str, Any]) -> bool:
-    return chart.owned_by_release(live)
+    return owned_by_release(live)
 
 
 # --- recognising ---------------------------------------------------------------------------------------
@@ -387,8 +388,8 @@ def edge_virtual_addr(edge_info: Mapping[str, Any] | None) -> str | None:
 def _helm_metadata(body: dict[str, Any]) -> dict[str, Any]:
     metadata = body.setdefault("metadata", {})
     metadata["labels"] = {**(metadata.get("labels") or {}), "app.kubernetes.io/managed-by": "Helm"}
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), chart.HELM_RELEASE_ANNOTATION: chart.RELEASE,
-                               chart.HELM_NAMESPACE_ANNOTATION: chart.NAMESPACE}
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), HELM_RELEASE_ANNOTATION: chart.RELEASE,
+                               HELM_NAMESPACE_ANNOTATION: chart.NAMESPACE}
     return body
 
 

@@ -21,7 +21,21 @@ from typing import Any
 from kubectl_edge import yamltext
 from kubectl_edge.addon import adopt, certs, chart
 from kubectl_edge.addon.changes import Action, Verb, patch_action, plan_object
+from kubectl_edge.addon.helm import (
+    Helm,
+    helm_version,
+    owned_by_release,
+    private_file,
+    release_deployed,
+    run_template,
+    run_uninstall,
+    run_upgrade,
+    template_argv,
+    uninstall_argv,
+    upgrade_argv,
+)
 from kubectl_edge.addon.prerequisites import ClusterFacts, Desired
+from kubectl_edge.addon.values import ChartFacts, certificate_names, compute_values, values_yaml
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import (
     CONFIG_MAP,
@@ -31,7 +45,6 @@ from kubectl_edge.cluster.kinds import (
     ENDPOINTS,
     NAMESPACE,
     NODE,
-    SECRET,
     SERVICE,
     Kind,
     ObjectRef,
@@ -82,7 +95,7 @@ class ComponentsPlan:
     values: dict[str, Any]
     digest: str
     up_to_date: bool
-    helm: chart.Helm
+    helm: Helm
     chart_dir: Path
     notes: list[str] = field(default_factory=list)
     #: objects SuperEdge's edgeadm made that the release takes over or replaces (with --adopt)
@@ -157,10 +170,10 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
                     options: ComponentsOptions) -> ComponentsPlan:
     """Read the cluster and compute everything the phase would do (reads only; helm is asked its version)."""
     chart_dir = chart.locate_chart(options.chart_dir)
-    helm = chart.helm_version(chart.find_helm(options.helm))
+    helm = helm_version(chart.find_helm(options.helm))
     live = {role: cluster.get(ref) for role, ref in chart.existing_refs().items()}
     edge_info = live.get("edge-info")
-    if edge_info is not None and not chart.owned_by_release(edge_info) and not options.adopt:
+    if edge_info is not None and not owned_by_release(edge_info) and not options.adopt:
         raise PreconditionFailed(
             "edge-system/edge-info exists but is not part of the superedge-addon release, so helm cannot manage it",
             "carry its keys into values (--set edgeInfo.hostConfig=..., edgeInfo.insecureRegistries=..., "
@@ -178,7 +191,7 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
         adopted_port = adopt.grpc_node_port(cluster.get(ObjectRef(SERVICE, "tunnel-cloud", chart.NAMESPACE)))
         virtual_addr = virtual_addr or adopt.edge_virtual_addr(edge_info)
     virtual_addr = virtual_addr or certs.DEFAULT_EDGE_VIRTUAL_ADDR
-    chart_facts = chart.ChartFacts(
+    chart_facts = ChartFacts(
         public_address=public_address, ca_pem=facts.ca_pem, service_cidr=facts.service_cidr,
         cluster_domain=facts.cluster_domain, kubernetes_service_ip=facts.kubernetes_service_ip,
         kube_proxy_daemonset=kube_proxy,
@@ -188,12 +201,12 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
         tunnel_sans=options.tunnel_sans, edge_virtual_addr=virtual_addr, tunnel_node_port=adopted_port,
         image_repository=options.image_repository, image_tag=options.image_tag,
     )
-    material = certs.ensure_material(facts.ca_pem, ca_key, existing, chart.certificate_names(chart_facts),
+    material = certs.ensure_material(facts.ca_pem, ca_key, existing, certificate_names(chart_facts),
                                      rotate=options.rotate)
     if options.adopt:
         material = adopt.keep_material(existing, material)
-    computed = chart.compute_values(chart_facts, material.material)
-    values_text = chart.values_yaml(computed.values)
+    computed = compute_values(chart_facts, material.material)
+    values_text = values_yaml(computed.values)
     digest = _digest(chart_dir, values_text, options)
     node_port = (computed.values.get("tunnelCloud") or {}).get("nodePort") or _default_node_port(chart_dir)
     if node_port:
@@ -231,48 +244,41 @@ def _default_node_port(chart_dir: Path) -> int | None:
     return int(port) if port else None
 
 
-def release_deployed(cluster: Cluster) -> bool:
-    """Whether helm's record of a deployed release exists (its storage Secret), read without helm."""
-    selector = f"owner=helm,name={chart.RELEASE},status=deployed"
-    return next(iter(cluster.list_objects(SECRET, chart.NAMESPACE, label_selector=selector, page_size=1)),
-                None) is not None
-
-
 @contextlib.contextmanager
 def _connection(cluster: Cluster) -> Iterator[tuple[str, str]]:
     """helm's --kubeconfig and --kube-context for the cluster and user the plugin talks to (a private file)."""
-    with chart.private_file(json.dumps(cluster.resolved.config), ".kubeconfig") as path:
+    with private_file(json.dumps(cluster.resolved.config), ".kubeconfig") as path:
         yield str(path), cluster.resolved.context_name
 
 
 def install(cluster: Cluster, plan: ComponentsPlan, options: ComponentsOptions, notify: Notify) -> None:
     """``helm upgrade --install`` the release with the computed values, then the user's."""
-    with chart.private_file(chart.values_yaml(plan.values)) as values_file, \
+    with private_file(values_yaml(plan.values)) as values_file, \
             _connection(cluster) as (kubeconfig, context):
-        argv = chart.upgrade_argv(plan.helm, plan.chart_dir, [values_file, *options.values_files],
-                                  set_values=options.set_values, wait=options.wait, timeout=options.timeout,
-                                  create_namespace=False, kubeconfig=kubeconfig, kube_context=context,
-                                  force_conflicts=options.adopt)
+        argv = upgrade_argv(plan.helm, plan.chart_dir, [values_file, *options.values_files],
+                            set_values=options.set_values, wait=options.wait, timeout=options.timeout,
+                            create_namespace=False, kubeconfig=kubeconfig, kube_context=context,
+                            force_conflicts=options.adopt)
         notify("components", f"helm {plan.helm.version} upgrade --install {chart.RELEASE} in {chart.NAMESPACE}"
                + (" (waiting for the rollout)" if options.wait else ""))
-        chart.run_upgrade(argv, timeout=(options.timeout or 300) + 60)
+        run_upgrade(argv, timeout=(options.timeout or 300) + 60)
 
 
 def render(cluster: Cluster, plan: ComponentsPlan, options: ComponentsOptions, kube_version: str) -> str:
     """What the release would hold (``helm template``), for --dry-run."""
-    with chart.private_file(chart.values_yaml(plan.values)) as values_file:
-        argv = chart.template_argv(plan.helm, plan.chart_dir, [values_file, *options.values_files],
-                                   set_values=options.set_values, kube_version=kube_version)
-        return chart.run_template(argv)
+    with private_file(values_yaml(plan.values)) as values_file:
+        argv = template_argv(plan.helm, plan.chart_dir, [values_file, *options.values_files],
+                             set_values=options.set_values, kube_version=kube_version)
+        return run_template(argv)
 
 
 def uninstall(cluster: Cluster, helm_path: str | None, timeout: float | None, notify: Notify) -> bool:
     """``helm uninstall`` the release and wait for its objects to go; False when it was not installed."""
-    helm = chart.helm_version(chart.find_helm(helm_path))
+    helm = helm_version(chart.find_helm(helm_path))
     with _connection(cluster) as (kubeconfig, context):
-        argv = chart.uninstall_argv(helm, wait=True, timeout=timeout or 300, kubeconfig=kubeconfig,
-                                    kube_context=context)
-        removed = chart.run_uninstall(argv, timeout=(timeout or 300) + 60)
+        argv = uninstall_argv(helm, wait=True, timeout=timeout or 300, kubeconfig=kubeconfig,
+                              kube_context=context)
+        removed = run_uninstall(argv, timeout=(timeout or 300) + 60)
     notify("detach", f"helm uninstall {chart.RELEASE}: " + ("done" if removed else "no release installed"))
     return removed
 

@@ -45,8 +45,6 @@ class Findings:
     """What preflight measured; remembered in the cluster for later commands."""
 
     server_version: str
-    bootstrap_token_auth: bool = True
-    anonymous_auth: bool = True
     signer: bool | None = None
     cleaner: bool | None = None
 

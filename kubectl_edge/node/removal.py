@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_edge.addon.chart import EDGE_LABEL_DOCUMENTED, NODE_LEASE_NAMESPACE
+from kubectl_edge.addon.chart import EDGE_NODE_LABEL as EDGE_LABEL
 from kubectl_edge.bootstrap.nodecsr import NodeCsr, node_csrs
 from kubectl_edge.bootstrap.tokens import Duties, StoredToken, delete_tokens, read_tokens, retire_node_tokens
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import LEASE, NODE, POD, ObjectRef
 from kubectl_edge.cluster.wait import poll
 from kubectl_edge.errors import ClusterError, Conflict, NotFound, PreconditionFailed, WaitTimeout
-from kubectl_edge.node.status import EDGE_LABEL, EDGE_LABEL_DOCUMENTED, NODE_LEASE_NAMESPACE
 from kubectl_edge.notify import Notify
 from kubectl_edge.record import load_state
 

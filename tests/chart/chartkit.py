@@ -13,7 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
 from clusterkit import required_binary_dir  # noqa: E402
 
-from kubectl_edge.addon import certs, chart  # noqa: E402
+from kubectl_edge.addon import certs  # noqa: E402
+from kubectl_edge.addon.helm import Helm, helm_version  # noqa: E402
+from kubectl_edge.addon.values import ChartFacts, certificate_names, compute_values  # noqa: E402
 
 HELMS = ("helm3", "helm4")
 
@@ -67,9 +69,9 @@ def helm_env(home: Path, kubeconfig: str | None = None) -> dict[str, str]:
     return env
 
 
-def helm(name: str, home: Path) -> chart.Helm:
+def helm(name: str, home: Path) -> Helm:
     """The cached helm ``name`` (helm3/helm4), with its version asked from it."""
-    return chart.helm_version(binary(name), helm_env(home))
+    return helm_version(binary(name), helm_env(home))
 
 
 def ca_pair() -> tuple[str, str]:
@@ -95,18 +97,18 @@ def ca_pair() -> tuple[str, str]:
                               serialization.NoEncryption()).decode())
 
 
-def facts(ca_pem: str, kube_proxy: bool = True, **changes: Any) -> chart.ChartFacts:
+def facts(ca_pem: str, kube_proxy: bool = True, **changes: Any) -> ChartFacts:
     """Cluster facts like those of the local kubeadm-flavoured cluster."""
-    base = chart.ChartFacts(
+    base = ChartFacts(
         public_address="203.0.113.10:6443", ca_pem=ca_pem, service_cidr="198.19.0.0/20",
         kube_proxy_daemonset=copy.deepcopy(KUBEADM_KUBE_PROXY_DAEMONSET) if kube_proxy else None,
         kube_proxy_configmap=copy.deepcopy(KUBEADM_KUBE_PROXY_CONFIGMAP) if kube_proxy else None)
-    return chart.ChartFacts(**{**base.__dict__, **changes})
+    return ChartFacts(**{**base.__dict__, **changes})
 
 
-def computed(chart_facts: chart.ChartFacts, ca_key: str | None, existing: certs.Existing | None = None
+def computed(chart_facts: ChartFacts, ca_key: str | None, existing: certs.Existing | None = None
              ) -> tuple[dict[str, Any], certs.Material]:
     """Values as the components phase computes them: material first, then the values."""
     result = certs.ensure_material(chart_facts.ca_pem, ca_key, existing or certs.Existing(),
-                                   chart.certificate_names(chart_facts))
-    return chart.compute_values(chart_facts, result.material).values, result.material
+                                   certificate_names(chart_facts))
+    return compute_values(chart_facts, result.material).values, result.material

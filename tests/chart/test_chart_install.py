@@ -23,6 +23,17 @@ from chartkit import HELMS, REPO, binary, helm, helm_env
 from clusterkit import diff_snapshots, snapshot
 
 from kubectl_edge.addon import certs, chart
+from kubectl_edge.addon.helm import (
+    Helm,
+    HelmFailed,
+    owned_by_release,
+    private_file,
+    run_uninstall,
+    run_upgrade,
+    uninstall_argv,
+    upgrade_argv,
+)
+from kubectl_edge.addon.values import ChartFacts, certificate_names, compute_values, values_yaml
 
 sys.path.insert(0, str(REPO / "hack"))
 import localcluster
@@ -38,7 +49,7 @@ BOOTSTRAPPER = ["--as", "system:bootstrap:abcdef", "--as-group", "system:bootstr
 @dataclass
 class Setup:
     cluster: localcluster.LocalCluster
-    helm: chart.Helm
+    helm: Helm
     env: dict[str, str]
     work: Path
 
@@ -65,7 +76,7 @@ def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         localcluster.stop(work / "cluster", remove=False)
 
 
-def live_facts(setup: Setup, **changes: Any) -> chart.ChartFacts:
+def live_facts(setup: Setup, **changes: Any) -> ChartFacts:
     """The facts the components phase reads off the cluster."""
     def optional(*args: str) -> dict[str, Any] | None:
         result = setup.kubectl("get", "-o", "json", *args, check=False)
@@ -77,7 +88,7 @@ def live_facts(setup: Setup, **changes: Any) -> chart.ChartFacts:
         "kube_proxy_daemonset": optional("-n", "kube-system", "daemonset", "kube-proxy"),
         "kube_proxy_configmap": optional("-n", "kube-system", "configmap", "kube-proxy"),
         "edge_info": optional("-n", "edge-system", "configmap", "edge-info")}
-    return chart.ChartFacts(**{**fields, **changes})
+    return ChartFacts(**{**fields, **changes})
 
 
 def live_existing(setup: Setup) -> certs.Existing:
@@ -89,17 +100,17 @@ def live_existing(setup: Setup) -> certs.Existing:
     return chart.existing_from_objects(objects)
 
 
-def components(setup: Setup, *set_values: str, facts: chart.ChartFacts | None = None, force_conflicts: bool = False
+def components(setup: Setup, *set_values: str, facts: ChartFacts | None = None, force_conflicts: bool = False
                ) -> tuple[certs.Result, str]:
     """The components phase: material (kept where it exists), values, helm upgrade --install (its output)."""
     chart_facts = facts or live_facts(setup)
     result = certs.ensure_material(chart_facts.ca_pem, Path(setup.cluster.ca_key).read_text(), live_existing(setup),
-                                   chart.certificate_names(chart_facts))
-    values = chart.compute_values(chart_facts, result.material).values
-    with chart.private_file(chart.values_yaml(values)) as values_file:
-        argv = chart.upgrade_argv(setup.helm, chart.locate_chart(), [values_file], set_values=list(set_values),
-                                  kubeconfig=setup.cluster.kubeconfig, timeout=240, force_conflicts=force_conflicts)
-        output = chart.run_upgrade(argv, setup.env)
+                                   certificate_names(chart_facts))
+    values = compute_values(chart_facts, result.material).values
+    with private_file(values_yaml(values)) as values_file:
+        argv = upgrade_argv(setup.helm, chart.locate_chart(), [values_file], set_values=list(set_values),
+                            kubeconfig=setup.cluster.kubeconfig, timeout=240, force_conflicts=force_conflicts)
+        output = run_upgrade(argv, setup.env)
     return result, output
 
 
@@ -127,7 +138,7 @@ def release_revision(setup: Setup) -> int:
 
 def test_a_wrong_value_is_refused_before_anything_changes(setup):
     before = snapshot(setup.cluster)
-    with pytest.raises(chart.HelmFailed) as failure:
+    with pytest.raises(HelmFailed) as failure:
         components(setup, "tunnelCloud.nodePort=not-a-port")
     assert "nodePort" in failure.value.message and "schema" in failure.value.message
     # helm installs a chart's crds/ before it validates the values (kubectl edge addon makes the CRDs itself,
@@ -150,7 +161,7 @@ def test_install_creates_every_rendered_object(setup):
     assert len(live) == len(objects)
     for rendered, found in zip(objects, live, strict=True):
         assert (found["kind"], found["metadata"]["name"]) == (rendered["kind"], rendered["metadata"]["name"])
-        assert chart.owned_by_release(found), found["metadata"]
+        assert owned_by_release(found), found["metadata"]
         assert rendered["metadata"]["labels"].items() <= found["metadata"]["labels"].items()
         if rendered["kind"] in ("ConfigMap", "Secret"):
             assert found.get("data") == rendered.get("data"), rendered["metadata"]["name"]
@@ -272,8 +283,6 @@ def test_an_upgrade_keeps_keys_certificates_and_what_others_wrote(setup):
     setup.kubectl("patch", "-n", "edge-system", "configmap", "tunnel-nodes", "--type=merge",
                   "-p", json.dumps({"data": {"hosts": "198.18.0.5 edge-1"}}), "--field-manager=tunnel-cloud")
 
-    get_values = chart.get_values_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig)
-    assert chart.existing_from_values(chart.run_get_values(get_values, setup.env) or {}) == live_existing(setup)
     result, _ = components(setup, "tunnelCloud.replicas=2")
     assert result.generated == ()
     assert release_revision(setup) == revision + 1
@@ -295,16 +304,17 @@ def test_an_upgrade_keeps_keys_certificates_and_what_others_wrote(setup):
 
 def test_uninstall_removes_every_object_but_the_crds(setup):
     objects = manifest(setup)
-    argv = chart.uninstall_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig, timeout=240)
-    assert chart.run_uninstall(argv, setup.env) is True
+    argv = uninstall_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig, timeout=240)
+    assert run_uninstall(argv, setup.env) is True
     remaining = setup.kubectl("get", "-n", "edge-system", "-f", str(write_manifest(setup, objects)),
                               "--ignore-not-found", "-o", "name")
     assert remaining.stdout.strip() == ""
     for name in CRDS:
         assert setup.kubectl("get", "crd", name, check=False).returncode == 0
-    assert chart.run_uninstall(argv, setup.env) is False  # nothing left to uninstall
-    assert chart.run_get_values(chart.get_values_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig),
-                                setup.env) is None
+    assert run_uninstall(argv, setup.env) is False  # nothing left to uninstall
+    # helm's record of the release went with it
+    assert setup.kubectl("get", "secrets", "-n", "edge-system", "-l", "owner=helm,name=superedge-addon",
+                         "-o", "name").stdout.strip() == ""
 
 
 def test_keys_the_chart_generates_survive_an_upgrade(setup):
@@ -325,9 +335,9 @@ def test_keys_the_chart_generates_survive_an_upgrade(setup):
     assert existing.tunnel_ca == tunnel_ca
     # the components phase adopts what the chart made rather than replacing it
     kept = certs.ensure_material(Path(setup.cluster.ca_cert).read_text(), None, existing,
-                                 chart.certificate_names(live_facts(setup, public_address="edge.example.org")))
+                                 certificate_names(live_facts(setup, public_address="edge.example.org")))
     assert kept.generated == ()
-    assert chart.run_uninstall(chart.uninstall_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig), setup.env)
+    assert run_uninstall(uninstall_argv(setup.helm, kubeconfig=setup.cluster.kubeconfig), setup.env)
 
 
 def readme_commands() -> list[list[str]]:

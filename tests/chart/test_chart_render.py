@@ -13,7 +13,9 @@ import yaml
 from chartkit import HELMS, REPO, ca_pair, computed, facts, helm, helm_env
 from cryptography import x509
 
-from kubectl_edge.addon import chart
+from kubectl_edge.addon import certs, chart
+from kubectl_edge.addon.helm import Helm, HelmFailed, run_template, template_argv
+from kubectl_edge.addon.values import values_yaml
 
 CHART = REPO / "helm" / "superedge-addon"
 EDGE_SELECTOR = {"superedge.io/node-edge": "enable"}
@@ -25,14 +27,14 @@ def ca() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module", params=HELMS)
-def helm_bin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[chart.Helm, dict]:
+def helm_bin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Helm, dict]:
     home = tmp_path_factory.mktemp(request.param)
     return helm(request.param, home), helm_env(home)
 
 
 def write_values(tmp_path: Path, values: dict[str, Any], name: str = "values.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(chart.values_yaml(values))
+    path.write_text(values_yaml(values))
     return path
 
 
@@ -46,8 +48,8 @@ def render(helm_bin, values_files: list[Path], set_values: tuple[str, ...] = (),
            ) -> dict[tuple[str, str], dict[str, Any]]:
     # Always with the cluster's version: helm built without release flags assumes an old Kubernetes (v1.20).
     tool, env = helm_bin
-    manifest = chart.run_template(chart.template_argv(tool, CHART, values_files, set_values=list(set_values),
-                                                      kube_version=kube_version), env)
+    manifest = run_template(template_argv(tool, CHART, values_files, set_values=list(set_values),
+                                          kube_version=kube_version), env)
     return {(o["kind"], o["metadata"]["name"]): o for o in chart.manifest_objects(manifest)}
 
 
@@ -129,7 +131,8 @@ def test_computed_values_are_rendered_verbatim(helm_bin, ca, tmp_path):
         {material.webhook_ca}
     # what the components phase reads back from the live objects is what it gave
     live = {role: objects.get((ref.kind.kind, ref.name)) for role, ref in chart.existing_refs().items()}
-    assert chart.existing_from_objects(live) == chart.existing_from_values(values)
+    assert chart.existing_from_objects(live) == certs.Existing(**{
+        field: getattr(material, field) for field in certs.Material.__dataclass_fields__})
 
 
 def test_material_generated_by_the_chart_fits_together(helm_bin, ca, tmp_path):
@@ -257,18 +260,18 @@ def test_managed_cluster_versions_satisfy_kube_version(helm_bin, ca, tmp_path):
     assert render(helm_bin, files, kube_version="v1.22.0")
     # an older version given (or a cluster's own) is refused; only helm's bare default is let through
     for old in ("v1.21.14", "v1.20.1", "v1.19.0"):
-        with pytest.raises(chart.HelmFailed, match="needs Kubernetes 1.22 or later; this cluster runs " + old):
+        with pytest.raises(HelmFailed, match="needs Kubernetes 1.22 or later; this cluster runs " + old):
             render(helm_bin, files, kube_version=old)
 
 
 def test_a_missing_public_host_is_named(helm_bin, ca, tmp_path):
-    with pytest.raises(chart.HelmFailed, match=r"tunnelCloud\.publicHost is required"):
+    with pytest.raises(HelmFailed, match=r"tunnelCloud\.publicHost is required"):
         render(helm_bin, [write_values(tmp_path, {"cluster": {"caCert": ca[0]}})])
 
 
 def test_partial_certificate_values_are_refused(helm_bin, ca, tmp_path):
     values = {"tunnelCloud": {"publicHost": "203.0.113.10", "caCert": ca[0]}, "cluster": {"caCert": ca[0]}}
-    with pytest.raises(chart.HelmFailed, match="set all five or none"):
+    with pytest.raises(HelmFailed, match="set all five or none"):
         render(helm_bin, [write_values(tmp_path, values)])
 
 

@@ -13,7 +13,7 @@ import yaml
 from chartkit import REPO, ca_pair, computed, facts
 from test_chart_render import helm_bin, render, write_values  # noqa: F401  (the fixture)
 
-from kubectl_edge.addon import chart
+from kubectl_edge.addon.helm import HelmFailed
 
 #: The TLS 1.2 suite names SuperEdge's tunnel accepts (pkg/util's cipher-suite table) that are not insecure.
 GO_SUITES = {
@@ -96,7 +96,7 @@ def test_tls_values_are_rendered_and_checked(helm_bin, tmp_path):  # noqa: F811
     # an empty list would silently turn off tunnel-cloud's stream server: the schema refuses it
     for bad in ("tunnelCloud.tls.cipherSuites=null", "tunnelCloud.tls.cipherSuites={TLS_RSA_WITH_RC4_128_SHA}",
                 "tunnelCloud.tls.minVersion=VersionTLS10"):
-        with pytest.raises(chart.HelmFailed, match="tls"):
+        with pytest.raises(HelmFailed, match="tls"):
             cloud_conf(helm_bin, tmp_path, bad)
 
 

@@ -13,10 +13,20 @@ import yaml
 from chartkit import KUBEADM_KUBE_PROXY_CONFIGMAP, KUBEADM_KUBE_PROXY_DAEMONSET, REPO, ca_pair, computed, facts
 
 from kubectl_edge.addon import certs, chart
+from kubectl_edge.addon.helm import (
+    Helm,
+    HelmVersion,
+    parse_helm_version,
+    private_file,
+    template_argv,
+    uninstall_argv,
+    upgrade_argv,
+)
+from kubectl_edge.addon.values import compute_values, edge_kube_proxy_values, kubernetes_service_ip, public_host
 from kubectl_edge.errors import ConfigError, PreconditionFailed
 
-HELM3 = chart.Helm("/opt/helm3", chart.HelmVersion(3, 22, 0))
-HELM4 = chart.Helm("/opt/helm4", chart.HelmVersion(4, 3, 1))
+HELM3 = Helm("/opt/helm3", HelmVersion(3, 22, 0))
+HELM4 = Helm("/opt/helm4", HelmVersion(4, 3, 1))
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +66,20 @@ def test_no_helm_on_path_is_a_precondition(monkeypatch):
 @pytest.mark.parametrize(("text", "expected"), [("v3.22.0+g4e7c5a0\n", (3, 22, 0)), ("v4.3.1", (4, 3, 1)),
                                                 ("v3.8.0", (3, 8, 0))])
 def test_helm_versions(text, expected):
-    version = chart.parse_helm_version(text)
+    version = parse_helm_version(text)
     assert (version.major, version.minor, version.patch) == expected
 
 
 @pytest.mark.parametrize("text", ["v3.7.2", "v2.17.0", "not helm"])
 def test_old_or_unknown_helm_is_refused(text):
     with pytest.raises(PreconditionFailed, match="helm"):
-        chart.parse_helm_version(text)
+        parse_helm_version(text)
 
 
 def test_upgrade_argv_for_helm3_and_helm4():
     for helm, wait_flag in ((HELM3, "--wait"), (HELM4, "--wait=watcher")):
-        argv = chart.upgrade_argv(helm, "/c", ["/v1.yaml", "/v2.yaml"], set_values=["a=b"], wait=True, timeout=300,
-                                  kubeconfig="/k")
+        argv = upgrade_argv(helm, "/c", ["/v1.yaml", "/v2.yaml"], set_values=["a=b"], wait=True, timeout=300,
+                            kubeconfig="/k")
         assert argv[:5] == [helm.path, "upgrade", "--install", "superedge-addon", "/c"]
         assert argv[argv.index("--namespace") + 1] == "edge-system" and "--create-namespace" in argv
         # later values files win in helm: the user's come after the computed ones
@@ -77,24 +87,24 @@ def test_upgrade_argv_for_helm3_and_helm4():
         assert argv[argv.index("--set") + 1] == "a=b"
         assert wait_flag in argv and argv[argv.index("--timeout") + 1] == "300s"
         assert argv[argv.index("--kubeconfig") + 1] == "/k"
-        assert not any(a.startswith("--wait") for a in chart.upgrade_argv(helm, "/c", ["/v.yaml"]))
-        assert "--create-namespace" not in chart.upgrade_argv(helm, "/c", [], create_namespace=False)
-    assert "--force-conflicts" in chart.upgrade_argv(HELM4, "/c", [], force_conflicts=True)
-    assert "--force-conflicts" not in chart.upgrade_argv(HELM3, "/c", [], force_conflicts=True)  # no such flag
+        assert not any(a.startswith("--wait") for a in upgrade_argv(helm, "/c", ["/v.yaml"]))
+        assert "--create-namespace" not in upgrade_argv(helm, "/c", [], create_namespace=False)
+    assert "--force-conflicts" in upgrade_argv(HELM4, "/c", [], force_conflicts=True)
+    assert "--force-conflicts" not in upgrade_argv(HELM3, "/c", [], force_conflicts=True)  # no such flag
 
 
 def test_template_and_uninstall_argv():
-    argv = chart.template_argv(HELM4, "/c", ["/v.yaml"], kube_version="v1.37.2", is_upgrade=True)
+    argv = template_argv(HELM4, "/c", ["/v.yaml"], kube_version="v1.37.2", is_upgrade=True)
     assert argv[:4] == [HELM4.path, "template", "superedge-addon", "/c"]
     assert "--include-crds" in argv and "--is-upgrade" in argv
     assert argv[argv.index("--kube-version") + 1] == "v1.37.2"
-    assert chart.uninstall_argv(HELM3, wait=True) == [HELM3.path, "uninstall", "superedge-addon", "--namespace",
-                                                      "edge-system", "--wait"]
-    assert "--wait=watcher" in chart.uninstall_argv(HELM4, wait=True)
+    assert uninstall_argv(HELM3, wait=True) == [HELM3.path, "uninstall", "superedge-addon", "--namespace",
+                                                "edge-system", "--wait"]
+    assert "--wait=watcher" in uninstall_argv(HELM4, wait=True)
 
 
 def test_private_file_is_for_the_user_only_and_removed():
-    with chart.private_file("secret: x\n") as path:
+    with private_file("secret: x\n") as path:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert path.read_text() == "secret: x\n"
     assert not path.exists()
@@ -103,18 +113,18 @@ def test_private_file_is_for_the_user_only_and_removed():
 # --- values ----------------------------------------------------------------------------------------------
 
 def test_addresses():
-    assert chart.public_host("203.0.113.10:6443") == "203.0.113.10"
-    assert chart.public_host("[2001:db8::1]:6443") == "2001:db8::1"
-    assert chart.public_host("edge.example.org") == "edge.example.org"
-    assert chart.kubernetes_service_ip("198.19.0.0/20") == "198.19.0.1"
-    assert chart.kubernetes_service_ip("10.96.0.0/12,fd00::/108") == "10.96.0.1"
+    assert public_host("203.0.113.10:6443") == "203.0.113.10"
+    assert public_host("[2001:db8::1]:6443") == "2001:db8::1"
+    assert public_host("edge.example.org") == "edge.example.org"
+    assert kubernetes_service_ip("198.19.0.0/20") == "198.19.0.1"
+    assert kubernetes_service_ip("10.96.0.0/12,fd00::/108") == "10.96.0.1"
     with pytest.raises(ConfigError):
-        chart.kubernetes_service_ip("nonsense")
+        kubernetes_service_ip("nonsense")
 
 
 def test_edge_kube_proxy_copies_the_cluster_pod_and_repoints_its_configmap():
-    values, notes = chart.edge_kube_proxy_values(copy.deepcopy(KUBEADM_KUBE_PROXY_DAEMONSET),
-                                                 copy.deepcopy(KUBEADM_KUBE_PROXY_CONFIGMAP))
+    values, notes = edge_kube_proxy_values(copy.deepcopy(KUBEADM_KUBE_PROXY_DAEMONSET),
+                                           copy.deepcopy(KUBEADM_KUBE_PROXY_CONFIGMAP))
     pod = KUBEADM_KUBE_PROXY_DAEMONSET["spec"]["template"]["spec"]
     assert values["enabled"] is True and notes == []
     assert values["containers"] == pod["containers"]
@@ -131,18 +141,18 @@ def test_edge_kube_proxy_gets_a_kubeconfig_when_the_cluster_one_uses_in_cluster_
     configmap = copy.deepcopy(KUBEADM_KUBE_PROXY_CONFIGMAP)
     configmap["data"] = {"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
                                         "kind: KubeProxyConfiguration\nmode: ipvs\n"}
-    values, _ = chart.edge_kube_proxy_values(copy.deepcopy(KUBEADM_KUBE_PROXY_DAEMONSET), configmap)
+    values, _ = edge_kube_proxy_values(copy.deepcopy(KUBEADM_KUBE_PROXY_DAEMONSET), configmap)
     configuration = yaml.safe_load(values["config"]["config.conf"])
     assert configuration["clientConnection"]["kubeconfig"] == "/var/lib/kube-proxy/kubeconfig.conf"
     assert configuration["mode"] == "ipvs" and values["kubeconfigKey"] == "kubeconfig.conf"
 
 
 def test_no_edge_kube_proxy_without_a_cluster_kube_proxy_or_its_configuration():
-    values, notes = chart.edge_kube_proxy_values(None, None)
+    values, notes = edge_kube_proxy_values(None, None)
     assert values == {"enabled": False} and "no kube-system/kube-proxy DaemonSet" in notes[0]
     flags_only = copy.deepcopy(KUBEADM_KUBE_PROXY_CONFIGMAP)
     flags_only["data"] = {"kubeconfig.conf": flags_only["data"]["kubeconfig.conf"]}
-    values, notes = chart.edge_kube_proxy_values(copy.deepcopy(KUBEADM_KUBE_PROXY_DAEMONSET), flags_only)
+    values, notes = edge_kube_proxy_values(copy.deepcopy(KUBEADM_KUBE_PROXY_DAEMONSET), flags_only)
     assert values == {"enabled": False} and "KubeProxyConfiguration" in notes[0]
 
 
@@ -160,18 +170,11 @@ def test_computed_values_carry_the_material_and_the_facts(ca):
 
 
 def test_clusters_without_control_plane_nodes_place_central_components_off_edge_nodes(ca):
-    result = chart.compute_values(facts(ca[0], control_plane_nodes=False),
-                                  certs.ensure_material(ca[0], None, certs.Existing(), certs.Names()).material)
+    result = compute_values(facts(ca[0], control_plane_nodes=False),
+                            certs.ensure_material(ca[0], None, certs.Existing(), certs.Names()).material)
     terms = result.values["cloudPlacement"]["nodeSelectorTerms"]
     assert terms == [{"matchExpressions": [{"key": "superedge.io/node-edge", "operator": "DoesNotExist"}]}]
     assert any("control-plane" in note for note in result.notes)
-
-
-def test_existing_material_is_read_back_from_values(ca):
-    values, material = computed(facts(ca[0]), ca[1])
-    assert chart.existing_from_values(values) == certs.Existing(**{
-        field: getattr(material, field) for field in certs.Material.__dataclass_fields__})
-    assert chart.existing_from_values({}) == certs.Existing()
 
 
 def test_the_chart_crds_are_readable_for_the_plugin():

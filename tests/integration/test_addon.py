@@ -105,7 +105,8 @@ def test_bare_addon_makes_a_joinable_cluster_and_detach_restores_it(fresh_bare) 
     assert kubeadm["networking"]["serviceSubnet"] == "198.19.0.0/20"
     assert kubeadm["kubernetesVersion"] == server
     findings = json.loads(admin_request(cluster, STATE).body["data"]["preflight"])
-    assert (findings["signer"], findings["cleaner"], findings["bootstrap_token_auth"]) == (True, True, True)
+    # What preflight measured (this cluster's controller manager signs cluster-info and cleans expired tokens).
+    assert findings == {"server_version": server, "signer": True, "cleaner": True}
 
     # Idempotence: the second run sends no write of any kind, neither kubectl-edge nor helm.
     mark = audit_mark(cluster)

@@ -87,14 +87,14 @@ def test_parse_not_in_range_reads_the_api_servers_message() -> None:
 
 
 def test_the_chart_gets_the_cluster_ip_that_was_read_not_one_derived_from_a_guessed_range() -> None:
-    from kubectl_edge.addon import chart
+    from kubectl_edge.addon.values import ChartFacts, certificate_names
 
     # A guessed range whose first address is not the real ClusterIP (the /12 around 198.19.0.1).
-    facts = chart.ChartFacts(public_address="127.0.0.1:6443", ca_pem="", service_cidr="198.16.0.0/12",
-                             kubernetes_service_ip="198.19.0.1")
-    assert chart.certificate_names(facts).kubernetes_service_ip == "198.19.0.1"
-    derived = chart.ChartFacts(public_address="127.0.0.1:6443", ca_pem="", service_cidr="198.19.0.0/20")
-    assert chart.certificate_names(derived).kubernetes_service_ip == "198.19.0.1"
+    facts = ChartFacts(public_address="127.0.0.1:6443", ca_pem="", service_cidr="198.16.0.0/12",
+                       kubernetes_service_ip="198.19.0.1")
+    assert certificate_names(facts).kubernetes_service_ip == "198.19.0.1"
+    derived = ChartFacts(public_address="127.0.0.1:6443", ca_pem="", service_cidr="198.19.0.0/20")
+    assert certificate_names(derived).kubernetes_service_ip == "198.19.0.1"
 
 
 def _ca_pem(common_name: str) -> str:

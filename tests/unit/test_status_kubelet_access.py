@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_edge.node.status import (
+from kubectl_edge.status.kubelet_access import (
     KUBELET_FORBIDDEN,
     KUBELET_NOT_CHECKED,
     KUBELET_OK,
@@ -10,8 +10,8 @@ from kubectl_edge.node.status import (
     KUBELET_UNREACHABLE,
     classify_kubelet_answer,
     kubelet_problems,
-    summarize_node,
 )
+from kubectl_edge.status.nodes import summarize_node
 
 
 def test_answers_of_the_node_proxy() -> None:

@@ -10,20 +10,13 @@ import pytest
 from kubectl_edge.bootstrap.tokens import Duties
 from kubectl_edge.cli.commands.status import render
 from kubectl_edge.cluster.kinds import CLUSTER_ROLE_BINDING, CONFIG_MAP, ObjectRef
-from kubectl_edge.node.status import (
-    Component,
-    EdgeNode,
-    Prerequisite,
-    Release,
-    StatusReport,
-    TokenSummary,
-    classify_prerequisite,
-    find_problems,
-    kubelet_skew,
-    minor_version,
-    summarize_node,
-)
 from kubectl_edge.record import CreatedObject, FieldChange, PatchRecord, State
+from kubectl_edge.status.nodes import EdgeNode, summarize_node
+from kubectl_edge.status.parts import Component, Prerequisite, TokenSummary, classify_prerequisite
+from kubectl_edge.status.problems import find_problems
+from kubectl_edge.status.release import Release
+from kubectl_edge.status.report import StatusReport
+from kubectl_edge.status.skew import kubelet_skew, minor_version
 
 NOW = datetime.datetime(2030, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 SERVER = "v1.37.2"

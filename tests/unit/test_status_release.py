@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from kubectl_edge.node.status import component_of, decode_release, release_from_record
+from kubectl_edge.addon.helm import decode_release
+from kubectl_edge.status.parts import component_of
+from kubectl_edge.status.release import release_from_record
 
 RECORD = {
     "name": "superedge-addon", "namespace": "edge-system", "version": 3,

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_edge.addon import chart
+from kubectl_edge.addon.values import edge_version_tag, image_repository, image_values
 from kubectl_edge.errors import ConfigError
 
 
 def test_edge_version_is_normalised_as_edgeadm_does() -> None:
-    assert chart.edge_version_tag("0.9.0") == "v0.9.0"
-    assert chart.edge_version_tag("v0.9.0") == "v0.9.0"
-    assert chart.edge_version_tag("latest") == "latest"
+    assert edge_version_tag("0.9.0") == "v0.9.0"
+    assert edge_version_tag("v0.9.0") == "v0.9.0"
+    assert edge_version_tag("latest") == "latest"
     for bad in ("", "v0.9.0 ", "a:b", "x" * 200, "v1/2"):
         if bad.strip() and bad.strip() != bad:
             continue
         with pytest.raises(ConfigError):
-            chart.edge_version_tag(bad)
+            edge_version_tag(bad)
 
 
 def test_image_values() -> None:
-    assert chart.image_values(None, None) == {}
-    values = chart.image_values("mirror.example.test:5000/se", "v0.9.1")
+    assert image_values(None, None) == {}
+    values = image_values("mirror.example.test:5000/se", "v0.9.1")
     assert values["edgeHealth"] == {"repository": "mirror.example.test:5000/se/edge-health", "tag": "v0.9.1"}
     assert values["coredns"] == {"repository": "mirror.example.test:5000/se/coredns"}
-    assert chart.image_values(None, "v1.0.0")["tunnel"] == {"tag": "v1.0.0"}
+    assert image_values(None, "v1.0.0")["tunnel"] == {"tag": "v1.0.0"}
     for bad in ("https://x.test", "x.test/Upper", "x.test/a:tag", ""):
         with pytest.raises(ConfigError):
-            chart.image_repository(bad)
+            image_repository(bad)

@@ -91,7 +91,7 @@ def addon(
 ) -> None:
     """Prepare the cluster for edge nodes: preflight, join prerequisites, edge components."""
     _check_target(target)
-    from kubectl_edge.addon import chart
+    from kubectl_edge.addon import values as chart_values
     from kubectl_edge.addon.components import ComponentsOptions
     from kubectl_edge.addon.facts import AddonInputs
     from kubectl_edge.addon.run import AddonOptions, run_addon
@@ -99,11 +99,11 @@ def addon(
     from kubectl_edge.errors import ConfigError
 
     try:
-        image_tag = chart.edge_version_tag(edge_version) if edge_version is not None else None
+        image_tag = chart_values.edge_version_tag(edge_version) if edge_version is not None else None
     except ConfigError as exc:
         raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--edge-version") from None
     try:
-        image_repository = (chart.image_repository(edge_image_repository) if edge_image_repository is not None
+        image_repository = (chart_values.image_repository(edge_image_repository) if edge_image_repository is not None
                             else None)
     except ConfigError as exc:
         raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--edge-image-repository") from None

@@ -10,7 +10,7 @@ from kubectl_edge.cli.output import OutputFormat, dump, emit
 from kubectl_edge.cli.ui import progress
 
 if TYPE_CHECKING:
-    from kubectl_edge.node.status import StatusReport
+    from kubectl_edge.status.report import StatusReport
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -83,7 +83,7 @@ def status(
 ) -> None:
     """Show the addon release, prerequisites, signer and cleaner, tokens, edge nodes, and problems to fix."""
     from kubectl_edge.cluster.client import connect
-    from kubectl_edge.node.status import run_status
+    from kubectl_edge.status.run import run_status
 
     with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
         report = run_status(cluster, progress)
