@@ -15,6 +15,7 @@ from kubectl_edge.addon import adopt, chart
 from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import Action, Verb, plan_object
 from kubectl_edge.addon.facts import AddonInputs, gather
+from kubectl_edge.addon.helm import release_deployed
 from kubectl_edge.addon.kubeadm_pki import default_ca_files
 from kubectl_edge.addon.preflight import (
     CLUSTER_INFO,
@@ -172,7 +173,7 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         facts = gather(cluster, inputs)
         recognition = adopt.recognise(cluster, (facts.version_major, facts.version_minor))
         if recognition.installed and run_components and not adopting and \
-                not components_phase.release_deployed(cluster):
+                not release_deployed(cluster):
             raise PreconditionFailed(
                 "this cluster was prepared by SuperEdge's edgeadm: its components are in edge-system without "
                 f"Helm ownership ({', '.join(recognition.components)})",
