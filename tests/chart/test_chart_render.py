@@ -94,11 +94,13 @@ def test_every_value_is_described_by_the_schema():
     schema = json.loads((CHART / "values.schema.json").read_text())
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     missing: list[str] = []
+    checked: set[str] = set()
 
     def walk(node: Any, where: dict[str, Any], path: str) -> None:
         if not isinstance(node, dict) or "properties" not in where:
             return
         for key, value in node.items():
+            checked.add(f"{path}{key}")
             if key not in where["properties"]:
                 missing.append(f"{path}{key}")
                 continue
@@ -109,12 +111,18 @@ def test_every_value_is_described_by_the_schema():
 
     walk(values, schema, "")
     assert missing == []
+    # the walk went down the tree (a schema without top-level properties would check nothing)
+    assert {"tunnelCloud", "tunnelCloud.nodePort", "tunnelCloud.tls.cipherSuites", "edgeHealth.hmacKey",
+            "liteApiserver.cert", "images.tunnel.repository", "edgeKubeProxy.enabled"} <= checked
 
 
 def test_no_private_key_is_written_in_the_chart():
-    for path in CHART.rglob("*"):
-        if path.is_file():
-            assert "PRIVATE KEY-----" not in path.read_text(), path
+    files = [path for path in CHART.rglob("*") if path.is_file()]
+    for path in files:
+        assert "PRIVATE KEY-----" not in path.read_text(), path
+    # the chart's own files were looked at, secrets' templates among them
+    assert {"Chart.yaml", "values.yaml", "templates/_helpers.tpl", "templates/tunnel-cloud-cert-secret.yaml",
+            "templates/edge-health-admission-secret.yaml"} <= {path.relative_to(CHART).as_posix() for path in files}
 
 
 def test_computed_values_are_rendered_verbatim(helm_bin, ca, tmp_path):
@@ -285,11 +293,19 @@ def test_the_webhook_can_be_left_out(helm_bin, ca, tmp_path):
 def test_objects_carry_standard_labels_and_no_namespace(helm_bin, ca, tmp_path):
     values, _ = computed(facts(ca[0]), ca[1])
     objects = render(helm_bin, [write_values(tmp_path, values)])
+    checked = set()
     for (kind, name), body in objects.items():
         if kind == "CustomResourceDefinition":
             continue
+        checked.add((kind, name))
         labels = body["metadata"]["labels"]
         assert labels["app.kubernetes.io/managed-by"] == "Helm", name
         assert labels["app.kubernetes.io/instance"] == "superedge-addon", name
         assert labels["helm.sh/chart"].startswith("superedge-addon-"), name
         assert "namespace" not in body["metadata"], name
+    # every component was among the objects checked
+    assert {("Deployment", "tunnel-cloud"), ("DaemonSet", "tunnel-edge"), ("DaemonSet", "edge-health"),
+            ("Deployment", "edge-health-admission"), ("Deployment", "application-grid-controller"),
+            ("DaemonSet", "application-grid-wrapper-node"), ("DaemonSet", "edge-coredns"),
+            ("DaemonSet", "edge-kube-proxy"), ("Service", "tunnel-cloud"), ("ConfigMap", "edge-info"),
+            ("Secret", "tunnel-cloud-cert")} <= checked

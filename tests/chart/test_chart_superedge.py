@@ -111,6 +111,7 @@ def test_controller_reads_the_charts_own_crds(helm_bin, tmp_path):  # noqa: F811
         # the controller runs each file through Go's text/template before it decodes it
         assert "{{" not in text and "}}" not in text
         crd = yaml.safe_load(text)
+        assert [version["name"] for version in crd["spec"]["versions"]] == ["v1"], name
         for version in crd["spec"]["versions"]:
             assert version["subresources"] == {"status": {}}, name
     pod = objects[("Deployment", "application-grid-controller")]["spec"]["template"]["spec"]

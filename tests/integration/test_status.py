@@ -83,7 +83,8 @@ def test_status_of_a_large_cluster_without_addon(large: Any) -> None:
 
     # addon never ran: that one problem says so (not one line per missing prerequisite).
     assert [problem["check"] for problem in document["problems"]] == ["addon-never-ran", "node-not-ready"]
-    assert "kubectl edge addon" in problems(document, "addon-never-ran")[0]["hint"]
+    assert problems(document, "addon-never-ran")[0]["hint"] == (
+        "run kubectl edge addon: it prepares the join prerequisites and installs the edge components")
     assert len(problems(document, "node-not-ready")[0]["objects"]) == 2502
     assert document["addon"] == {"ran": False, "record": "kube-system/kubectl-edge", "release": None,
                                  "components": []}
@@ -141,7 +142,7 @@ def test_prerequisites_their_makers_and_a_missing_one(cluster: Any) -> None:
         document = status_json(cluster)
         missing = problems(document, "prerequisite-missing")
         assert [problem["objects"] for problem in missing] == [["clusterrolebinding kubeadm:get-nodes"]]
-        assert "kubectl edge addon" in missing[0]["hint"]
+        assert missing[0]["hint"] == "run kubectl edge addon: it creates missing prerequisites again"
         assert "clusterrolebinding kubeadm:get-nodes is missing" in status_text(cluster)
     finally:
         succeeded(run_plugin(cluster.kubeconfig, "addon", "--skip-phases", "components"))

@@ -51,7 +51,8 @@ def test_a_healthy_report_has_no_problems() -> None:
 def test_addon_never_ran_replaces_the_missing_prerequisites() -> None:
     report = _report(addon_ran=False, release=None, prerequisites=[Prerequisite(BINDING, False, None)])
     assert _checks(report) == ["addon-never-ran"]
-    assert "kubectl edge addon" in report.problems[0].hint
+    assert report.problems[0].hint == ("run kubectl edge addon: it prepares the join prerequisites and installs the "
+                                       "edge components")
 
 
 def test_each_missing_prerequisite_is_a_line() -> None:
@@ -153,9 +154,14 @@ def test_versions() -> None:
 def test_text_shows_every_section() -> None:
     report = _report(tokens=[TokenSummary("abcdef", None, "for node e1", "e1", True)],
                      components=[Component("DaemonSet", "tunnel-edge", 2, 2)], duties=Duties(False, None))
-    text = render(report)
-    for expected in ("edge-system/superedge-addon revision 2, deployed, chart superedge-addon-0.9.0",
-                     "daemonset/tunnel-edge", "2/2", "clusterrolebinding kubeadm:get-nodes", "kubectl-edge",
+    # Each row as a whole line (cells joined by single spaces), so a value in the wrong row or column fails.
+    lines = {" ".join(line.split()) for line in render(report).splitlines()}
+    for expected in ("release: edge-system/superedge-addon revision 2, deployed, chart superedge-addon-0.9.0 "
+                     "(app v0.9.0), updated <none>",
+                     "daemonset/tunnel-edge 2/2", "server: v1.37.2",
+                     "clusterrolebinding kubeadm:get-nodes yes kubectl-edge -",
                      "cluster-info signatures: kubectl-edge", "expired tokens deleted by: not measured",
-                     "abcdef", "<forever>", "for node e1", "Edge nodes: 1", "edge-1", "Ready", "198.18.0.2"):
-        assert expected in text, expected
+                     "Bootstrap tokens: 1", "abcdef <forever> <never> e1 for node e1",
+                     "Edge nodes: 1", "edge-1 Ready v1.37.2 amd64 2030-01-01T12:00:00Z 198.18.0.2",
+                     "No problems found."):
+        assert expected in lines, expected
