@@ -2,7 +2,7 @@
 
 Everything that can refuse (the address, the CA pin, the certificate's names) is checked before the token is
 stored, so a refused ``create`` leaves the cluster as it was. Each command first does what the controller
-manager would do but does not (``tokens.maintain``), and deletes the tokens made for one node whose node has
+manager would do but does not (``maintenance.maintain``), and deletes the tokens made for one node whose node has
 joined (``tokens.retire_node_tokens``).
 """
 
@@ -16,6 +16,7 @@ from edge_protocol import capin, jws
 from edge_protocol import token as bootstrap_token
 from edge_protocol.duration import format_duration
 from edge_protocol.joincommand import build_join_command
+from kubectl_edge.bootstrap.fornode import node_of_group
 from kubectl_edge.bootstrap.joinline import (
     Address,
     EndpointCheck,
@@ -24,6 +25,7 @@ from kubectl_edge.bootstrap.joinline import (
     choose_address,
     describe,
 )
+from kubectl_edge.bootstrap.maintenance import maintain
 from kubectl_edge.bootstrap.tokens import (
     CreatedToken,
     Deletion,
@@ -33,8 +35,6 @@ from kubectl_edge.bootstrap.tokens import (
     TokenSpec,
     create_token,
     delete_tokens,
-    maintain,
-    node_of_group,
     read_tokens,
     retire_node_tokens,
 )

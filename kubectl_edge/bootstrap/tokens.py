@@ -1,4 +1,4 @@
-"""Bootstrap tokens in the cluster: create, list, delete, and the signer's and cleaner's work when nobody does it.
+"""Bootstrap tokens in the cluster: read, create and delete them, and retire those made for one node.
 
 Tokens are kubeadm's Secrets (``edge_protocol.token``), so kubeadm's tokens and kubectl-edge's are listed and
 deleted alike. Those kubectl-edge makes carry ``app.kubernetes.io/managed-by: kubectl-edge`` and
@@ -6,18 +6,17 @@ deleted alike. Those kubectl-edge makes carry ``app.kubernetes.io/managed-by: ku
 
 Who signs ``kube-public/cluster-info`` and who deletes expired tokens is what addon's preflight measured
 (:class:`Duties`): the controller manager's bootstrap signer and token cleaner, or, where they do not run,
-kubectl-edge itself (SPEC 3.3), on every token command. A signature is deterministic (HS256 over the same
-bytes with the same key), so writing one that the signer also writes never disagrees with it.
+kubectl-edge itself (SPEC 3.3): ``create_token`` and ``delete_tokens`` keep the signatures of the tokens they
+touch right, and :mod:`kubectl_edge.bootstrap.maintenance` does the rest on every token command.
 
-A token made for one node (``--for-node``) also carries the group ``system:bootstrappers:kubectl-edge:node:
-<name>`` and the label ``kubectl-edge.io/for-node``; once that node's client certificate is approved, the next
-kubectl-edge command deletes it (:func:`retire_node_tokens`), as nothing in the cluster would.
+A token made for one node (``--for-node``, :mod:`kubectl_edge.bootstrap.fornode`) carries that node's group
+and label; once the node's client certificate is approved, the next kubectl-edge command deletes it
+(:func:`retire_node_tokens`), as nothing in the cluster would.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +24,13 @@ from typing import Any
 from edge_protocol import names
 from edge_protocol import token as bootstrap_token
 from edge_protocol.duration import short_human_duration
-from edge_protocol.errors import ProtocolError, TokenError
+from edge_protocol.errors import ProtocolError
+from kubectl_edge.bootstrap.fornode import FOR_NODE_LABEL, for_node_description, node_group, node_of_group
 from kubectl_edge.bootstrap.nodecsr import node_csrs
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import SECRET, ObjectRef
 from kubectl_edge.cluster.wait import poll
-from kubectl_edge.errors import AlreadyExists, Conflict, PreconditionFailed, WaitTimeout
+from kubectl_edge.errors import AlreadyExists, PreconditionFailed, WaitTimeout
 from kubectl_edge.notify import Notify
 from kubectl_edge.record import State
 from kubectl_edge.signatures import edit_signatures, read_cluster_info, signature_valid
@@ -40,17 +40,6 @@ TOKEN_FIELD_SELECTOR = f"type={bootstrap_token.SECRET_TYPE}"
 #: signer answers in tens of milliseconds (measured on the local cluster), so this only costs time when
 #: there is none, and then only until kubectl-edge has signed.
 SIGNER_WAIT_SECONDS = 5.0
-#: A token older than this still unsigned (or signed over an older kubeconfig) proves that no signer runs.
-SIGNER_GRACE_SECONDS = 10.0
-#: The extra group of a token made for one node (``token create --for-node``); kubeadm's default group stays
-#: too, so kubeadm's RBAC for joining applies unchanged. Bootstrap groups cannot hold dots, node names can,
-#: so a dot is written as a colon (which node names never contain): the mapping is one-to-one.
-NODE_GROUP_PREFIX = bootstrap_token.GROUP_PREFIX + "kubectl-edge:node:"
-#: On the Secrets of tokens made for one node, so every command finds them with one small label-selected list.
-FOR_NODE_LABEL = "kubectl-edge.io/for-node"
-_NODE_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-#: kubeadm's group pattern allows 256 characters after ``system:bootstrappers:``.
-MAX_FOR_NODE_NAME = 256 - len(NODE_GROUP_PREFIX) + len(bootstrap_token.GROUP_PREFIX)
 SIGNED_BY_CONTROLLER = "controller-manager"
 SIGNED_BY_KUBECTL_EDGE = "kubectl-edge"
 UNSIGNED = "none"
@@ -58,37 +47,6 @@ UNSIGNED = "none"
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-# --- tokens made for one node ---------------------------------------------------------------------------
-
-def node_group(node: str) -> str:
-    """The extra group that marks a token as made for ``node`` alone.
-
-    Raises:
-        TokenError: ``node`` is not a valid node name, or too long to fit in a bootstrap group.
-    """
-    if not _NODE_NAME_RE.fullmatch(node) or len(node) > 253:
-        raise TokenError(f"{node!r} is not a valid node name",
-                         "node names are lowercase letters, digits, '-' and '.', starting and ending with a letter or "
-                         "digit (as kubectl get nodes shows them)")
-    if len(node) > MAX_FOR_NODE_NAME:
-        raise TokenError(f"the node name {node!r} is {len(node)} characters long; a bootstrap token's group can "
-                         f"name nodes of at most {MAX_FOR_NODE_NAME}",
-                         "create a token without --for-node for this node and delete it after the join")
-    return bootstrap_token.validate_group(NODE_GROUP_PREFIX + node.replace(".", ":"))
-
-
-def node_of_group(group: str) -> str | None:
-    """The node a for-node group names, None for any other group."""
-    if not group.startswith(NODE_GROUP_PREFIX) or len(group) == len(NODE_GROUP_PREFIX):
-        return None
-    return group[len(NODE_GROUP_PREFIX):].replace(":", ".")
-
-
-def for_node_description(node: str) -> str:
-    """The description ``token create --for-node`` gives a token when none is asked for."""
-    return f"for node {node}"
 
 
 @dataclass(frozen=True)
@@ -237,57 +195,6 @@ def read_tokens(cluster: Cluster, label_selector: str | None = None) -> TokenInv
                                   created=bootstrap_token.parse_api_time(metadata.get("creationTimestamp"))))
     tokens.sort(key=lambda stored: stored.id)
     return TokenInventory(tokens, malformed)
-
-
-# --- cluster-info signatures ------------------------------------------------------------------------------
-
-# --- maintenance: the signer's and the cleaner's work when the controller manager does not do it ----------
-
-@dataclass
-class Maintenance:
-    """What a token command did on the controller manager's behalf."""
-
-    deleted_expired: list[str] = field(default_factory=list)
-    signed: list[str] = field(default_factory=list)
-    removed_signatures: list[str] = field(default_factory=list)
-
-
-def maintain(cluster: Cluster, duties: Duties, inventory: TokenInventory, notify: Notify,
-             now: datetime.datetime | None = None) -> Maintenance:
-    """Delete expired join tokens kubectl-edge made when no cleaner runs; keep their signatures right.
-
-    Only kubectl-edge's join tokens are touched: others' tokens are their owners' business, and addon's
-    deliberately expired probe token measures the cleaner, so deleting it would falsify that measurement.
-    ``inventory`` is updated to what remains.
-    """
-    moment = now or _now()
-    result = Maintenance()
-    if duties.cleaner is not True:
-        for stored in [t for t in inventory.tokens if t.is_join and t.record.expired(moment)]:
-            try:
-                cluster.delete(stored.ref, uid=stored.uid)
-            except Conflict:
-                continue  # replaced by a new Secret of the same name since it was read: not the expired one
-            inventory.tokens.remove(stored)
-            result.deleted_expired.append(stored.id)
-            notify("cleaner", f"deleted expired bootstrap token {stored.id} (no token cleaner runs in the "
-                              "controller manager)")
-    if duties.signer is True:
-        return result  # the bootstrap signer removes signatures of deleted tokens and re-signs on changes
-    candidates = [t for t in inventory.tokens if t.is_join and t.signing and not t.record.expired(moment)]
-    if duties.signer is None:
-        # Never measured: only a token left unsigned for a while proves that no signer runs.
-        candidates = [t for t in candidates
-                      if t.created is not None and (moment - t.created).total_seconds() >= SIGNER_GRACE_SECONDS]
-    tokens = [t.record.token for t in candidates if t.record.token is not None]
-    if not tokens and not result.deleted_expired:
-        return result
-    change = edit_signatures(cluster, sign=tokens, remove=result.deleted_expired)
-    result.signed, result.removed_signatures = change.signed, change.removed
-    if change.signed:
-        notify("signer", f"signed cluster-info for bootstrap token(s) {', '.join(change.signed)} (cluster-info "
-                         "changed or had no signature for them, and the controller manager does not sign)")
-    return result
 
 
 def retire_node_tokens(cluster: Cluster, duties: Duties, notify: Notify,

@@ -10,15 +10,9 @@ import pytest
 from edge_protocol import names
 from edge_protocol import token as bootstrap_token
 from edge_protocol.errors import TokenError
+from kubectl_edge.bootstrap.fornode import FOR_NODE_LABEL, node_group, node_of_group
 from kubectl_edge.bootstrap.nodecsr import node_of_csr, state_of
-from kubectl_edge.bootstrap.tokens import (
-    FOR_NODE_LABEL,
-    StoredToken,
-    TokenSpec,
-    node_group,
-    node_of_group,
-    secret_body,
-)
+from kubectl_edge.bootstrap.tokens import StoredToken, TokenSpec, secret_body
 from kubectl_edge.node.removal import skipped_by_drain
 
 NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
