@@ -322,11 +322,15 @@ class Undo:
             leftover = ", ".join(sorted(os.listdir(target))[:5])
             self.out.warn("reset", f"kept {target}: it holds files edgeadm did not create ({leftover})")
             return None
+        return self._remove(target, os.rmdir, f"directory {target}")
+
+    def _remove(self, target: str, remove: Callable[[str], None], what: str) -> str:
+        """Remove ``target`` (or say that it would be, with --dry-run) and make the removal durable."""
         if self.dry_run:
-            return f"would remove directory {target}"
-        os.rmdir(target)
+            return f"would remove {what}"
+        remove(target)
         fsync_dir(os.path.dirname(target))
-        return f"removed directory {target}"
+        return f"removed {what}"
 
     def _file(self, entry: Entry) -> Optional[str]:
         target = self.host(entry["path"])
@@ -341,11 +345,7 @@ class Undo:
         if not previous:
             if state is None:
                 return None
-            if self.dry_run:
-                return f"would remove {target}"
-            os.unlink(target)
-            fsync_dir(os.path.dirname(target))
-            return f"removed {target}"
+            return self._remove(target, os.unlink, target)
         if "symlink" in previous:
             if state is not None and stat.S_ISLNK(state.st_mode) and os.readlink(target) == previous["symlink"]:
                 return None

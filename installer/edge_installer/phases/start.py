@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import ssl
-import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, TypeVar
 
 from edge_installer import system
 from edge_installer.apiclient import TransportError, request, trusting_context
@@ -22,13 +21,13 @@ from edge_installer.config import (
     POD_LOG_DIRS,
     cri_endpoint,
 )
-from edge_installer.errors import WaitTimeout
 from edge_installer.join import JoinContext
 from edge_installer.kubeconfig import read_kubelet_kubeconfig
+from edge_installer.poll import poll
 
+T = TypeVar("T")
 PHASE = "start"
 _POLL = 0.5
-_REPORT_EVERY = 10.0
 _TROUBLESHOOT = ("see why with: systemctl status kubelet; journalctl -xeu kubelet (a missing container runtime is the "
                  "usual cause)")
 _TROUBLESHOOT_AUTONOMY = ("kubelet talks to the API server through lite-apiserver: see why with systemctl status "
@@ -76,14 +75,11 @@ def _interface_undo(context: JoinContext) -> List[List[str]]:
     return [["ip", "addr", "delete", f"{autonomy.virtual_address}/{prefix}", "dev", DUMMY_INTERFACE]]
 
 
-def _wait(context: JoinContext, what: str, started: float) -> None:
-    elapsed = time.monotonic() - started
-    if elapsed > context.options.timeout:
-        hint = _TROUBLESHOOT_AUTONOMY if context.autonomy().on else _TROUBLESHOOT
-        raise WaitTimeout(f"timed out after {elapsed:.0f} s waiting for {what}", hint)
-    if int(elapsed // _REPORT_EVERY) != int((elapsed - _POLL) // _REPORT_EVERY):
-        context.out.progress(PHASE, f"waiting for {what} ({elapsed:.0f} s)")
-    time.sleep(_POLL)
+def _poll(context: JoinContext, check: Callable[[], Optional[T]], what: Callable[[], str]) -> T:
+    """Wait for ``check`` up to ``--timeout``, saying every 10 s what is still awaited."""
+    hint = _TROUBLESHOOT_AUTONOMY if context.autonomy().on else _TROUBLESHOOT
+    return poll(check, context.options.timeout, _POLL, what=what, hint=hint,
+                progress=lambda line: context.out.progress(PHASE, line))
 
 
 def client_certificate(changes_host: Callable[[str], str], kubeconfig_path: str) -> Optional[str]:
@@ -106,37 +102,38 @@ def client_certificate(changes_host: Callable[[str], str], kubeconfig_path: str)
 
 def _wait_for_bootstrap(context: JoinContext) -> None:
     path = context.changes.host(KUBELET_KUBECONFIG)
-    started = time.monotonic()
     context.out.progress(PHASE, f"waiting for kubelet's TLS bootstrap ({path} and the client certificate it names)")
-    while True:
-        certificate = client_certificate(context.changes.host, path)
-        if certificate:
-            break
-        what = (f"kubelet's client certificate ({path} exists; the certificate it names does not yet: is the CSR "
-                "approved? kubectl get csr)") if os.path.exists(path) else f"kubelet's TLS bootstrap ({path})"
-        _wait(context, what, started)
+
+    def what() -> str:
+        if os.path.exists(path):
+            return (f"kubelet's client certificate ({path} exists; the certificate it names does not yet: is the CSR "
+                    "approved? kubectl get csr)")
+        return f"kubelet's TLS bootstrap ({path})"
+
+    certificate = _poll(context, lambda: client_certificate(context.changes.host, path), what)
     context.out.progress(PHASE, f"kubelet has its client certificate ({certificate})")
 
 
 def _wait_for_node(context: JoinContext) -> None:
     found = context.discovery()
     name = context.options.node_name
-    started = time.monotonic()
-    while True:
+
+    def registered() -> Optional[bool]:
         with open(context.changes.host(KUBELET_KUBECONFIG), encoding="utf-8") as handle:
             fields = read_kubelet_kubeconfig(handle.read())
         certificate = fields.get("client-certificate")
-        if certificate:
-            tls = trusting_context(found.ca_pem)
-            try:
-                tls.load_cert_chain(context.changes.host(certificate), context.changes.host(fields.get("client-key")
-                                                                                            or certificate))
-                answer = request(found.host, found.port, f"/api/v1/nodes/{name}", tls, found.server_name)
-                if answer.status == 200:
-                    break
-            except (OSError, ssl.SSLError, TransportError):
-                pass  # kubelet is still writing its files, or the node is not registered yet
-        _wait(context, f"the Node {name} to register", started)
+        if not certificate:
+            return None
+        tls = trusting_context(found.ca_pem)
+        try:
+            tls.load_cert_chain(context.changes.host(certificate), context.changes.host(fields.get("client-key")
+                                                                                        or certificate))
+            answer = request(found.host, found.port, f"/api/v1/nodes/{name}", tls, found.server_name)
+        except (OSError, ssl.SSLError, TransportError):
+            return None  # kubelet is still writing its files, or the node is not registered yet
+        return True if answer.status == 200 else None
+
+    _poll(context, registered, lambda: f"the Node {name} to register")
     context.out.progress(PHASE, f"the Node {name} is registered")
     context.out.data("\nThis node has joined the cluster:\n"
                      "* Certificate signing request was sent to apiserver and a response was received.\n"
