@@ -58,6 +58,10 @@ LITE_APISERVER_CERT_KEY = "lite-apiserver.crt"
 LITE_APISERVER_TLS_KEY = "tls.json"
 #: In the ConfigMap (SuperEdge's edgeadm) or the Secret (kubectl edge addon).
 LITE_APISERVER_KEY_KEY = "lite-apiserver.key"
+#: Written for SuperEdge's components (the ClusterIP of default/kubernetes); edgeadm does not read it.
+KUBE_API_CLUSTER_IP_KEY = "kube-api-cluster-ip"
+#: The client certificate (and key) lite-apiserver talks upstream with, named in ``tls.json``: kubelet's own.
+KUBELET_CLIENT_CERT = "/var/lib/kubelet/pki/kubelet-client-current.pem"
 #: The ConfigMap's keys edgeadm reads, in the order it checks them.
 EDGE_INFO_KEYS: Tuple[str, ...] = (EDGE_VIRTUAL_ADDR_KEY, HOST_CONFIG_KEY, NODE_DELAY_DOMAIN_KEY,
                                    INSECURE_REGISTRIES_KEY, KUBE_API_CA_KEY, LITE_APISERVER_CERT_KEY,
@@ -70,8 +74,6 @@ EDGE_INFO_KEYS: Tuple[str, ...] = (EDGE_VIRTUAL_ADDR_KEY, HOST_CONFIG_KEY, NODE_
 DEFAULT_EDGE_VIRTUAL_ADDR = "169.254.20.11"
 #: lite-apiserver's port on the virtual address.
 LITE_APISERVER_PORT = 51003
-#: Where application-grid-wrapper listens on edge nodes (the edge kube-proxy's API server).
-APPLICATION_GRID_WRAPPER_ADDRESS = "127.0.0.1:51006"
 #: Annotations on default/kubernetes's Endpoints that send edge nodes' in-cluster API traffic to
 #: lite-apiserver (application-grid-wrapper rewrites the endpoints with them).
 LOCAL_ENDPOINT_ANNOTATION = "superedge.io/local-endpoint"

@@ -15,7 +15,6 @@ import re
 from edge_installer import system
 from edge_installer.config import (
     DUMMY_INTERFACE,
-    KUBELET_PKI,
     LITE_APISERVER_BINARY,
     LITE_APISERVER_CA,
     LITE_APISERVER_CACHE,
@@ -32,8 +31,7 @@ from edge_protocol.network import is_ip
 
 PHASE = "lite-apiserver"
 # SuperEdge's tls.json: lite-apiserver talks upstream with kubelet's client certificate.
-DEFAULT_TLS_JSON = (f'[{{"key":"{KUBELET_PKI}/kubelet-client-current.pem",'
-                    f'"cert":"{KUBELET_PKI}/kubelet-client-current.pem"}}]\n')
+DEFAULT_TLS_JSON = f'[{{"key":"{contract.KUBELET_CLIENT_CERT}","cert":"{contract.KUBELET_CLIENT_CERT}"}}]\n'
 
 
 #: Characters a value may have to stand as one word of a unit line (systemd splits on blanks and expands
