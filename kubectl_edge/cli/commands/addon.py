@@ -7,20 +7,11 @@ from typing import Annotated
 
 import typer
 
+from kubectl_edge.cli.commands._common import checked, duration, lines_text, open_cluster
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 from kubectl_edge.cli.ui import progress
 
 EDGE_APPS = "edge-apps"
-
-
-def _seconds(text: str) -> float:
-    from edge_protocol.duration import parse_duration
-    from edge_protocol.errors import ProtocolError
-
-    try:
-        return parse_duration(text)
-    except ProtocolError as exc:
-        raise typer.BadParameter(exc.message, param_hint="--timeout") from exc
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -95,30 +86,24 @@ def addon(
     from kubectl_edge.addon.components import ComponentsOptions
     from kubectl_edge.addon.facts import AddonInputs
     from kubectl_edge.addon.run import AddonOptions, run_addon
-    from kubectl_edge.cluster.client import connect
-    from kubectl_edge.errors import ConfigError
 
-    try:
-        image_tag = chart_values.edge_version_tag(edge_version) if edge_version is not None else None
-    except ConfigError as exc:
-        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--edge-version") from None
-    try:
-        image_repository = (chart_values.image_repository(edge_image_repository) if edge_image_repository is not None
-                            else None)
-    except ConfigError as exc:
-        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--edge-image-repository") from None
+    image_tag = (checked("--edge-version", chart_values.edge_version_tag, edge_version)
+                 if edge_version is not None else None)
+    image_repository = (checked("--edge-image-repository", chart_values.image_repository, edge_image_repository)
+                        if edge_image_repository is not None else None)
     virtual_addr = _edge_virtual_addr(edge_virtual_addr) if edge_virtual_addr is not None else None
+    wait_seconds = duration("--timeout", timeout)
 
     options = AddonOptions(
         inputs=AddonInputs(public_address, ca_cert, ca_key),
         skip_phases=frozenset(p.strip() for p in skip_phases.split(",") if p.strip()),
         dry_run=dry_run, reprobe=reprobe, repair=repair,
         components=ComponentsOptions(values_files=tuple(values or ()), set_values=tuple(set_values or ()),
-                                     chart_dir=chart_dir, helm=helm, wait=wait, timeout=_seconds(timeout),
+                                     chart_dir=chart_dir, helm=helm, wait=wait, timeout=wait_seconds,
                                      ca_key_file=ca_key, tunnel_sans=_split(cert_sans),
                                      edge_virtual_addr=virtual_addr, image_repository=image_repository,
                                      image_tag=image_tag, adopt=adopt))
-    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+    with open_cluster(ctx) as cluster:
         report = run_addon(cluster, options, progress)
     document = report.to_json()
     if output is not OutputFormat.text:
@@ -147,7 +132,7 @@ def addon(
         lines = [f"addon: {counts['create']} created, {counts['patch']} patched, {counts['keep']} kept{adopted} "
                  f"({document['writeRequests']} write requests)"]
     lines.extend(f"note: {note}" for note in document["notes"])
-    emit("".join(f"{line}\n" for line in lines))
+    emit(lines_text(lines))
 
 
 def detach(
@@ -182,10 +167,10 @@ def detach(
         # SuperEdge's detach takes addon's flags; here everything to undo is in kubectl-edge's record.
         progress("detach", f"{', '.join(given)}: not needed (detach works from kubectl-edge's record); ignored")
     from kubectl_edge.addon.detach import DetachOptions, run_detach
-    from kubectl_edge.cluster.client import connect
 
-    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
-        report = run_detach(cluster, DetachOptions(force, keep_tokens, dry_run, helm, _seconds(timeout)), progress)
+    options = DetachOptions(force, keep_tokens, dry_run, helm, duration("--timeout", timeout))
+    with open_cluster(ctx) as cluster:
+        report = run_detach(cluster, options, progress)
     if output is not OutputFormat.text:
         emit(dump(report.to_json(), output))
         return
@@ -195,4 +180,4 @@ def detach(
         lines = [f"detach: {len(report.reverted)} reverted, {len(report.deleted)} deleted, {len(report.left)} left "
                  f"as the owner changed them ({report.writes} write requests)"]
     lines += [f"left: {item}" for item in report.left]
-    emit("".join(f"{line}\n" for line in lines))
+    emit(lines_text(lines))

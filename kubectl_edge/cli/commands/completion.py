@@ -20,6 +20,9 @@ from typing import Annotated, Any
 
 import typer
 
+from kubectl_edge.cli.commands._common import group, write_atomically
+from kubectl_edge.cli.options import VALUE_FLAGS
+
 #: The name kubectl looks for on PATH to complete ``kubectl edge``.
 HELPER_NAME = "kubectl_complete-edge"
 PLUGIN_NAME = "kubectl-edge"
@@ -30,11 +33,9 @@ DIRECTIVE_ERROR = 1
 DIRECTIVE_NO_FILE = 4
 DIRECTIVE_DIRS_ONLY = 16
 
-# kubectl's global flags that kubectl-edge accepts anywhere (cli/options.py), with what their value is.
-_GLOBAL_FLAGS: dict[str, str] = {
-    "--kubeconfig": "file", "--context": "text", "--cluster": "text", "--user": "text",
-    "-n": "text", "--namespace": "text", "--request-timeout": "text", "-v": "text", "--v": "text",
-}
+# kubectl's global flags that kubectl-edge accepts anywhere, with how their value is completed.
+_GLOBAL_FLAGS: dict[str, str] = {flag: "file" if name == "kubeconfig" else "text"
+                                 for flag, name in VALUE_FLAGS.items()}
 _HELP_FLAGS = ("-h", "--help")
 # An optional literal word shown in usage as ``[edge-apps]``.
 _LITERAL_METAVAR = re.compile(r"^\[([a-z][a-z0-9-]*)\]$")
@@ -217,14 +218,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 # --- kubectl edge completion install --------------------------------------------------------------------
 
-app = typer.Typer(
-    name="completion",
-    help="kubectl edge completion install: let kubectl complete 'kubectl edge <TAB>'.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = group("completion", "kubectl edge completion install: let kubectl complete 'kubectl edge <TAB>'.")
 
 
 def _plugin_dir() -> Path | None:
@@ -278,8 +272,6 @@ def install(
 
     Then enable kubectl's own completion in the shell (kubectl completion bash|zsh|fish --help).
     """
-    import tempfile
-
     from kubectl_edge.cli.ui import progress
     from kubectl_edge.errors import ConfigError, PreconditionFailed
 
@@ -292,19 +284,21 @@ def install(
         raise PreconditionFailed(f"{target} exists and is not kubectl-edge's completion helper",
                                  "remove it, or pass --dir with another directory on PATH")
     frozen = bool(getattr(sys, "frozen", False))
+    hint = "pass --dir with a writable directory"
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target_dir, prefix=".kubectl-edge-") as scratch:
-            staged = Path(scratch) / HELPER_NAME
-            if frozen:
-                # The frozen binary answers to this name itself (see hack/dist_entry.py).
-                staged.symlink_to(_frozen_link_target(target_dir))
-            else:
-                staged.write_text(helper_script())
-                staged.chmod(0o755)
-            os.replace(staged, target)
     except OSError as exc:
-        raise ConfigError(f"cannot write {target}: {exc.strerror}", "pass --dir with a writable directory") from exc
+        raise ConfigError(f"cannot write {target}: {exc.strerror}", hint) from exc
+
+    def stage(staged: Path) -> None:
+        if frozen:
+            # The frozen binary answers to this name itself (see hack/dist_entry.py).
+            staged.symlink_to(_frozen_link_target(target_dir))
+        else:
+            staged.write_text(helper_script())
+            staged.chmod(0o755)
+
+    write_atomically(target, stage, hint)
     progress("completion", f"wrote {target}")
     on_path = any(Path(entry).absolute() == target_dir.absolute()
                   for entry in os.environ.get("PATH", "").split(os.pathsep) if entry)

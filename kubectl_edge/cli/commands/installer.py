@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from kubectl_edge.cli.commands._common import write_atomically
 from kubectl_edge.cli.ui import progress
 
 
@@ -16,20 +17,17 @@ def installer(
 ) -> None:
     """Write edgeadm, the edge-node installer: one file that runs with any python3 >= 3.8 on the node."""
     import hashlib
-    import os
 
-    from kubectl_edge.errors import ConfigError
     from kubectl_edge.node.installer import installer_archive
 
     data, origin = installer_archive()
     target = output / "edgeadm" if output.is_dir() else output
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, target)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {target}: {exc.strerror}", "pass -o with a writable path") from exc
+
+    def stage(path: Path) -> None:
+        path.write_bytes(data)
+        path.chmod(0o755)
+
+    write_atomically(target, stage, "pass -o with a writable path")
     progress("installer", f"wrote {target} ({len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}, {origin})")
     progress("installer", f"copy it to the edge node and run: {target.name} join ... (print the line with "
                           "kubectl edge token create --print-join-command)")

@@ -7,17 +7,11 @@ from typing import Annotated
 
 import typer
 
+from kubectl_edge.cli.commands._common import duration, group, lines_text, open_cluster
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 from kubectl_edge.cli.ui import progress
 
-app = typer.Typer(
-    name="node",
-    help="kubectl edge node delete: remove edge nodes from the cluster side.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = group("node", "kubectl edge node delete: remove edge nodes from the cluster side.")
 
 
 @app.command("delete")
@@ -36,19 +30,12 @@ def delete(
 
     Run edgeadm reset on the node as well (before or after): a kubelet that still runs registers again.
     """
-    from edge_protocol.duration import parse_duration
-    from edge_protocol.errors import ProtocolError
+    drain_timeout = duration("--timeout", timeout)
 
-    try:
-        drain_timeout = parse_duration(timeout)
-    except ProtocolError as exc:
-        raise typer.BadParameter(exc.message, param_hint="--timeout") from None
-
-    from kubectl_edge.cluster.client import connect
     from kubectl_edge.errors import Aborted
     from kubectl_edge.node.removal import plan_removal, remove_nodes
 
-    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+    with open_cluster(ctx) as cluster:
         plan = plan_removal(cluster, names, force=force)
         for node in plan.nodes:
             progress("plan", f"delete {node.describe()}" + ("" if node.edge else " (not an edge node: --force)"))
@@ -65,4 +52,4 @@ def delete(
     for name, deleted in report.deleted.items():
         lines.append(f'node "{name}" deleted ({len(deleted)} object(s))')
         lines += [f"  kept {item}" for item in report.kept.get(name, [])]
-    emit("".join(f"{line}\n" for line in lines))
+    emit(lines_text(lines))

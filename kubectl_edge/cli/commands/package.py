@@ -7,17 +7,11 @@ from typing import Annotated
 
 import typer
 
+from kubectl_edge.cli.commands._common import group
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 from kubectl_edge.cli.ui import progress
 
-app = typer.Typer(
-    name="package",
-    help="kubectl edge package build: the static install package for edgeadm join --install-pkg-path.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = group("package", "kubectl edge package build: the static install package for edgeadm join --install-pkg-path.")
 
 
 @app.command("build")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kubectl_edge.cli.commands._common import lines_text, open_cluster, table
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 from kubectl_edge.cli.ui import progress
 
@@ -13,10 +14,8 @@ if TYPE_CHECKING:
     from kubectl_edge.status.report import StatusReport
 
 
-def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return [indent + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+# Each section's table is indented under its title.
+_INDENT = "  "
 
 
 def _or(value: Any, absent: str = "<none>") -> str:
@@ -36,8 +35,8 @@ def render(report: StatusReport) -> str:
                      f"{release['status']}, chart {release['chart']}-{release['chartVersion']} (app "
                      f"{_or(release['appVersion'])}), updated {_or(release['updated'])}")
     if addon["components"]:
-        lines += _table([["COMPONENT", "READY"]] + [[f"{c['kind'].lower()}/{c['name']}", f"{c['ready']}/{c['desired']}"]
-                                                    for c in addon["components"]])
+        lines += table([["COMPONENT", "READY"]] + [[f"{c['kind'].lower()}/{c['name']}", f"{c['ready']}/{c['desired']}"]
+                                                   for c in addon["components"]], _INDENT)
     lines.append(f"  server:   {document['serverVersion']}")
     lines.append("")
     lines.append("Prerequisites:")
@@ -46,7 +45,7 @@ def render(report: StatusReport) -> str:
         where = f"{item['namespace']}/" if item["namespace"] else ""
         rows.append([f"{item['kind'].lower()} {where}{item['name']}", "yes" if item["present"] else "no",
                      _or(item["createdBy"], "-"), ",".join(item["patchedKeys"]) or "-"])
-    lines += _table(rows)
+    lines += table(rows, _INDENT)
     lines.append("")
     signing = document["signing"]
     lines.append("Signing and cleaning:")
@@ -55,17 +54,17 @@ def render(report: StatusReport) -> str:
     lines.append("")
     lines.append(f"Bootstrap tokens: {len(document['tokens'])}")
     if document["tokens"]:
-        lines += _table([["ID", "TTL", "EXPIRES", "NODE", "DESCRIPTION"]] +
-                        [[t["id"], _or(t["ttl"], "<forever>"), _or(t["expires"], "<never>"), _or(t["node"], "-"),
-                          _or(t["description"])] for t in document["tokens"]])
+        lines += table([["ID", "TTL", "EXPIRES", "NODE", "DESCRIPTION"]] +
+                       [[t["id"], _or(t["ttl"], "<forever>"), _or(t["expires"], "<never>"), _or(t["node"], "-"),
+                         _or(t["description"])] for t in document["tokens"]], _INDENT)
     lines.append("")
     lines.append(f"Edge nodes: {len(document['edgeNodes'])}")
     if document["edgeNodes"]:
         readiness = {"True": "Ready", "False": "NotReady"}
-        lines += _table([["NAME", "STATUS", "KUBELET", "ARCH", "LAST HEARTBEAT", "INTERNAL-IP"]] +
-                        [[n["name"], readiness.get(n["ready"], "Unknown"), _or(n["kubeletVersion"]),
-                          _or(n["architecture"]), _or(n["lastHeartbeat"], "<never>"), _or(n["internalIP"])]
-                         for n in document["edgeNodes"]])
+        lines += table([["NAME", "STATUS", "KUBELET", "ARCH", "LAST HEARTBEAT", "INTERNAL-IP"]] +
+                       [[n["name"], readiness.get(n["ready"], "Unknown"), _or(n["kubeletVersion"]),
+                         _or(n["architecture"]), _or(n["lastHeartbeat"], "<never>"), _or(n["internalIP"])]
+                        for n in document["edgeNodes"]], _INDENT)
     lines.append("")
     if not document["problems"]:
         lines.append("No problems found.")
@@ -74,7 +73,7 @@ def render(report: StatusReport) -> str:
         for problem in document["problems"]:
             lines.append(f"  - {problem['message']}")
             lines.append(f"    what to do: {problem['hint']}")
-    return "".join(f"{line}\n" for line in lines)
+    return lines_text(lines)
 
 
 def status(
@@ -82,10 +81,9 @@ def status(
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text, json or yaml")] = OutputFormat.text,
 ) -> None:
     """Show the addon release, prerequisites, signer and cleaner, tokens, edge nodes, and problems to fix."""
-    from kubectl_edge.cluster.client import connect
     from kubectl_edge.status.run import run_status
 
-    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+    with open_cluster(ctx) as cluster:
         report = run_status(cluster, progress)
     if output is OutputFormat.text:
         emit(render(report))

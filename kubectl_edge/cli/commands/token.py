@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kubectl_edge.cli.commands._common import checked, duration, global_options, group, lines_text, open_cluster, table
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 from kubectl_edge.cli.ui import progress
 
 if TYPE_CHECKING:
     from kubectl_edge.bootstrap.run import ListResult
 
-app = typer.Typer(
-    name="token",
-    help="kubectl edge token: bootstrap tokens and the join command for edge nodes.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = group("token", "kubectl edge token: bootstrap tokens and the join command for edge nodes.")
 
 
 class ListFormat(str, Enum):
@@ -35,15 +29,10 @@ class ListFormat(str, Enum):
 def _list_format(text: str) -> tuple[ListFormat | None, str | None]:
     """``-o`` of token list: a ListFormat, or kubeadm's ``jsonpath=TEMPLATE`` (its template)."""
     from kubectl_edge.cli.jsonpath import parse_output, render
-    from kubectl_edge.errors import ConfigError
 
-    try:
-        template = parse_output(text)
-        if template is not None:
-            render(template, {})  # a bad template is refused before the cluster is asked
-    except ConfigError as exc:
-        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="-o") from None
+    template = checked("-o", parse_output, text)
     if template is not None:
+        checked("-o", render, template, {})  # a bad template is refused before the cluster is asked
         return None, template
     try:
         return ListFormat(text), None
@@ -57,11 +46,6 @@ def _split(values: list[str] | None, default: tuple[str, ...]) -> list[str]:
     if values is None:
         return list(default)
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def _bad(param: str, exc: Any) -> typer.BadParameter:
-    hint = f" ({exc.hint})" if getattr(exc, "hint", None) else ""
-    return typer.BadParameter(f"{exc.message}{hint}", param_hint=param)
 
 
 @app.command("create")
@@ -97,44 +81,28 @@ def create(
 ) -> None:
     """Create a bootstrap token; with --print-join-command, print a checked join line for an edge node."""
     from edge_protocol import token as bootstrap_token
-    from edge_protocol.duration import parse_duration
-    from edge_protocol.errors import ProtocolError
 
-    try:
-        parsed_token = bootstrap_token.parse_token(token) if token is not None else None
-    except ProtocolError as exc:
-        raise _bad("TOKEN", exc) from None
-    try:
-        ttl_seconds = parse_duration(ttl)
-    except ProtocolError as exc:
-        raise _bad("--ttl", exc) from None
-    try:
-        chosen_groups = bootstrap_token.validate_groups(_split(groups, bootstrap_token.DEFAULT_GROUPS))
-    except ProtocolError as exc:
-        raise _bad("--groups", exc) from None
-    try:
-        chosen_usages = bootstrap_token.validate_usages(_split(usages, bootstrap_token.DEFAULT_USAGES))
-    except ProtocolError as exc:
-        raise _bad("--usages", exc) from None
+    parsed_token = checked("TOKEN", bootstrap_token.parse_token, token) if token is not None else None
+    ttl_seconds = duration("--ttl", ttl)
+    chosen_groups = checked("--groups", bootstrap_token.validate_groups,
+                            _split(groups, bootstrap_token.DEFAULT_GROUPS))
+    chosen_usages = checked("--usages", bootstrap_token.validate_usages,
+                            _split(usages, bootstrap_token.DEFAULT_USAGES))
     if install_pkg_path is not None and not install_pkg_path.strip():
         raise typer.BadParameter("the path is empty", param_hint="--install-pkg-path")
 
     from kubectl_edge.bootstrap.run import CreateRequest, run_create
     from kubectl_edge.bootstrap.tokens import TokenSpec
-    from kubectl_edge.cluster.client import connect
 
     spec = TokenSpec(parsed_token, ttl_seconds, description, tuple(chosen_usages), tuple(chosen_groups))
     if for_node is not None:
-        try:
-            spec = spec.made_for_node(for_node)
-        except ProtocolError as exc:
-            raise _bad("--for-node", exc) from None
+        spec = checked("--for-node", spec.made_for_node, for_node)
     request = CreateRequest(
         spec=spec,
         join=print_join_command or output is not OutputFormat.text,
         public_address=public_address, ca_cert_file=ca_cert, install_pkg_path=install_pkg_path,
-        check_timeout=ctx.obj.request_timeout or 5.0)
-    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+        check_timeout=global_options(ctx).request_timeout or 5.0)
+    with open_cluster(ctx) as cluster:
         result = run_create(cluster, request, progress)
     if output is not OutputFormat.text:
         emit(dump(result.to_json(), output))
@@ -142,13 +110,6 @@ def create(
         emit(result.join_command + "\n")
     else:
         emit(result.created.token.value + "\n")
-
-
-def _table(rows: list[list[str]]) -> str:
-    """Columns padded as kubeadm's tabwriter pads them (3 spaces between columns)."""
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "".join("   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n"
-                   for row in rows)
 
 
 def _render_list(result: ListResult, wide: bool) -> str:
@@ -165,7 +126,7 @@ def _render_list(result: ListResult, wide: bool) -> str:
             signed = document.get("signed")
             row += ["<n/a>" if signed is None else "yes" if signed else "no", document["managedBy"] or "<none>"]
         rows.append(row)
-    return _table(rows)
+    return lines_text(table(rows))
 
 
 @app.command("generate")
@@ -186,11 +147,10 @@ def list_tokens(
 ) -> None:
     """List the cluster's bootstrap tokens (kubeadm's too): ID, TTL, expiry, usages, description, groups."""
     from kubectl_edge.bootstrap.run import run_list
-    from kubectl_edge.cluster.client import connect
 
     output, template = _list_format(output_text)
 
-    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+    with open_cluster(ctx) as cluster:
         result = run_list(cluster, progress)
     for name in result.malformed:
         progress("warning", f"the Secret kube-system/{name} has the bootstrap-token type but is not a valid token; "
@@ -218,19 +178,14 @@ def delete(
     tokens: Annotated[list[str], typer.Argument(metavar="ID|TOKEN...", help="token IDs or whole tokens")],
 ) -> None:
     """Delete bootstrap tokens (and the cluster-info signatures kubectl-edge made for them)."""
-    from edge_protocol.errors import ProtocolError
     from kubectl_edge.bootstrap.tokens import parse_token_ids
 
-    try:
-        token_ids = parse_token_ids(tokens)
-    except ProtocolError as exc:
-        raise _bad("ID|TOKEN", exc) from None
+    token_ids = checked("ID|TOKEN", parse_token_ids, tokens)
 
     from kubectl_edge.bootstrap.run import run_delete
-    from kubectl_edge.cluster.client import connect
     from kubectl_edge.errors import NotFound
 
-    with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+    with open_cluster(ctx) as cluster:
         result = run_delete(cluster, token_ids, progress)
     emit("".join(f'bootstrap token "{token_id}" deleted\n' for token_id in result.deleted))
     if result.missing:

@@ -9,6 +9,7 @@ import typer
 
 from edge_protocol.platforms import go_arch
 from kubectl_edge import __version__
+from kubectl_edge.cli.commands._common import open_cluster
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 
 
@@ -30,11 +31,10 @@ def version(
     document: dict[str, Any] = {"clientVersion": client_version()}
     failure: Exception | None = None
     if not client_only:
-        from kubectl_edge.cluster.client import connect
         from kubectl_edge.errors import EdgeError
 
         try:
-            with connect(ctx.obj.connection, ctx.obj.request_timeout) as cluster:
+            with open_cluster(ctx) as cluster:
                 document["serverVersion"] = cluster.server_version()
         except EdgeError as exc:
             failure = exc
