@@ -15,6 +15,9 @@ helm uninstalls the release, so the cluster returns to exactly the state edgeadm
 saved originals: cluster-info's server from kubeadm-config's ``controlPlaneEndpoint``, the bootstrap RBAC
 (``system:node-bootstrapper``, ``kubeadm:nodes-kubeadm-config``) as the API server and kubeadm define them,
 and ``kubelet-config-1.XX`` objects for a minor no node runs.
+
+Here: the plan of edits and making, saving and undoing them. What edgeadm left is recognised (and the repairs
+computed) in ``recognition.py``; what adoption keeps of its material and settings is in ``adopt_material.py``.
 """
 
 from __future__ import annotations
@@ -22,30 +25,14 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from kubectl_edge import yamltext
-from kubectl_edge.addon import certs, chart
+from kubectl_edge.addon import chart
 from kubectl_edge.addon.helm import HELM_NAMESPACE_ANNOTATION, HELM_RELEASE_ANNOTATION, owned_by_release
 from kubectl_edge.cluster.client import FIELD_MANAGER, Cluster
-from kubectl_edge.cluster.kinds import (
-    CLUSTER_ROLE,
-    CONFIG_MAP,
-    DAEMON_SET,
-    DEPLOYMENT,
-    KINDS_BY_NAME,
-    NODE,
-    ROLE,
-    ROLE_BINDING,
-    SECRET,
-    Kind,
-    ObjectRef,
-)
+from kubectl_edge.cluster.kinds import KINDS_BY_NAME, SECRET, Kind, ObjectRef
 from kubectl_edge.cluster.wait import poll
 from kubectl_edge.errors import AlreadyExists, ClusterError, Conflict, Invalid, PreconditionFailed, WaitTimeout
 from kubectl_edge.notify import Notify
@@ -63,38 +50,9 @@ _KINDS = {**KINDS_BY_NAME, **{k.kind: k for k in (SERVICE_ACCOUNT, MUTATING_WEBH
                                                    STATEFUL_SET)}}
 #: Kinds whose selector the API server never lets change: a different one means the object is replaced.
 _FIXED_SELECTOR = frozenset({"Deployment", "DaemonSet", "StatefulSet"})
-#: What edgeadm's ``addon edge-apps`` makes in edge-system (none of it carries ownership metadata).
-SIGNS = (
-    ObjectRef(DEPLOYMENT, "tunnel-cloud", chart.NAMESPACE),
-    ObjectRef(DAEMON_SET, "tunnel-edge", chart.NAMESPACE),
-    ObjectRef(CONFIG_MAP, "tunnel-cloud-token", chart.NAMESPACE),
-    ObjectRef(SECRET, "tunnel-cloud-cert", chart.NAMESPACE),
-    ObjectRef(DAEMON_SET, "edge-health", chart.NAMESPACE),
-    ObjectRef(DEPLOYMENT, "edge-health-admission", chart.NAMESPACE),
-    ObjectRef(DEPLOYMENT, "application-grid-controller", chart.NAMESPACE),
-    ObjectRef(SERVICE_ACCOUNT, "application-grid-controller", chart.NAMESPACE),
-    ObjectRef(DAEMON_SET, "application-grid-wrapper-node", chart.NAMESPACE),
-    ObjectRef(DAEMON_SET, "edge-coredns", chart.NAMESPACE),
-    ObjectRef(DAEMON_SET, "edge-kube-proxy", chart.NAMESPACE),
-    ObjectRef(CONFIG_MAP, chart.EDGE_INFO, chart.NAMESPACE),
-)
-CLUSTER_INFO = ObjectRef(CONFIG_MAP, "cluster-info", "kube-public")
-KUBEADM_CONFIG = ObjectRef(CONFIG_MAP, "kubeadm-config", "kube-system")
-NODES_KUBEADM_CONFIG = ObjectRef(ROLE, "kubeadm:nodes-kubeadm-config", "kube-system")
-NODE_BOOTSTRAPPER = ObjectRef(CLUSTER_ROLE, "system:node-bootstrapper")
-#: The server edgeadm writes into cluster-info (its port is fixed in edgeadm).
-EDGEADM_SERVER_HOST = "kubernetes.default"
-_KUBELET_CONFIG = re.compile(r"kubelet-config-(\d+)\.(\d+)")
-AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
-BOOTSTRAPPING = "kubernetes.io/bootstrapping"
-#: The API server's own definition of system:node-bootstrapper (edgeadm overwrites it and drops both marks).
-NODE_BOOTSTRAPPER_RULES = [{"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
-                            "verbs": ["create", "get", "list", "watch"]}]
-#: kubeadm's rule for kubeadm:nodes-kubeadm-config (edgeadm widens it to apiGroups "*", get/list/watch).
-NODES_KUBEADM_CONFIG_RULES = [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["kubeadm-config"],
-                               "verbs": ["get"]}]
 _SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink",
                   "deletionTimestamp", "deletionGracePeriodSeconds")
+
 
 
 def kind_of(body: Mapping[str, Any]) -> Kind:
@@ -130,12 +88,6 @@ def cleaned(live: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _owned(live: Mapping[str, Any]) -> bool:
-    return owned_by_release(live)
-
-
-# --- recognising ---------------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class Edit:
     """One change adoption or repair makes to an object that exists; its original is saved first."""
@@ -145,242 +97,6 @@ class Edit:
     original: dict[str, Any]
     target: dict[str, Any] | None = None
     note: str = ""
-
-
-@dataclass
-class Recognition:
-    """What SuperEdge's edgeadm left on the cluster."""
-
-    components: list[str] = field(default_factory=list)
-    rewrites: list[str] = field(default_factory=list)
-    repairs: list[Edit] = field(default_factory=list)
-
-    @property
-    def installed(self) -> bool:
-        """Whether edgeadm's components are there without helm's ownership."""
-        return bool(self.components)
-
-    def notes(self, repair: bool) -> list[str]:
-        """One line per finding, for the plan."""
-        lines = []
-        if self.components:
-            lines.append(f"made by SuperEdge's edgeadm (no Helm ownership): {', '.join(self.components)}")
-        for rewrite in self.rewrites:
-            lines.append(f"edgeadm's rewrite: {rewrite}" + ("" if repair else "; left as it is (--repair restores "
-                                                                             "it where the original is known)"))
-        return lines
-
-
-def cluster_info_server(body: Mapping[str, Any] | None) -> str | None:
-    """The server in cluster-info's kubeconfig, None when it has none."""
-    try:
-        config = yamltext.load(((body or {}).get("data") or {}).get("kubeconfig") or "")
-        return str(config["clusters"][0]["cluster"]["server"])
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
-        return None
-
-
-def _control_plane_endpoint(cluster: Cluster) -> str | None:
-    body = cluster.get(KUBEADM_CONFIG)
-    try:
-        configuration = yamltext.load(((body or {}).get("data") or {}).get("ClusterConfiguration") or "")
-    except yaml.YAMLError:
-        return None
-    endpoint = (configuration or {}).get("controlPlaneEndpoint") if isinstance(configuration, dict) else None
-    return str(endpoint) if endpoint else None
-
-
-def _with_server(body: Mapping[str, Any], server: str) -> dict[str, Any]:
-    repaired = cleaned(body)
-    config = yamltext.load(repaired["data"]["kubeconfig"])
-    config["clusters"][0]["cluster"]["server"] = server
-    repaired["data"]["kubeconfig"] = yaml.safe_dump(config, default_flow_style=False)
-    return repaired
-
-
-def _node_minors(cluster: Cluster) -> set[tuple[int, int]]:
-    minors = set()
-    for node in cluster.list_objects(NODE):
-        version = str(((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or "")
-        found = re.match(r"v?(\d+)\.(\d+)", version)
-        if found:
-            minors.add((int(found[1]), int(found[2])))
-    return minors
-
-
-def recognise(cluster: Cluster, version: tuple[int, int]) -> Recognition:
-    """Read what edgeadm leaves (reads only); the repairs are computed but not made."""
-    found = Recognition()
-    for ref in SIGNS:
-        live = cluster.get(ref)
-        if live is not None and not _owned(live):
-            found.components.append(str(ref))
-
-    cluster_info = cluster.get(CLUSTER_INFO)
-    server = cluster_info_server(cluster_info)
-    if cluster_info is not None and server and re.match(rf"https?://{re.escape(EDGEADM_SERVER_HOST)}(:|/|$)", server):
-        endpoint = _control_plane_endpoint(cluster)
-        if endpoint:
-            repaired_server = f"https://{endpoint}"
-            found.rewrites.append(f"{CLUSTER_INFO}'s server is {server} (kubeadm-config's controlPlaneEndpoint "
-                                  f"says {repaired_server})")
-            found.repairs.append(Edit(CLUSTER_INFO, "repair", cleaned(cluster_info),
-                                      _with_server(cluster_info, repaired_server),
-                                      f"server {server} -> {repaired_server}"))
-        else:
-            found.rewrites.append(f"{CLUSTER_INFO}'s server is {server}; kubeadm-config names no "
-                                  "controlPlaneEndpoint, so the original is not known (not repaired)")
-
-    role = cluster.get(NODES_KUBEADM_CONFIG)
-    if role is not None and any("*" in (rule.get("apiGroups") or []) for rule in role.get("rules") or []):
-        found.rewrites.append(f"{NODES_KUBEADM_CONFIG} is widened (apiGroups *, "
-                              f"{','.join(sorted({v for r in role['rules'] for v in r.get('verbs') or []}))})")
-        repaired = cleaned(role)
-        repaired["rules"] = copy.deepcopy(NODES_KUBEADM_CONFIG_RULES)
-        found.repairs.append(Edit(NODES_KUBEADM_CONFIG, "repair", cleaned(role), repaired, "kubeadm's rule"))
-
-    bootstrapper = cluster.get(NODE_BOOTSTRAPPER)
-    if bootstrapper is not None:
-        metadata = bootstrapper.get("metadata") or {}
-        if (metadata.get("annotations") or {}).get(AUTOUPDATE) != "true" or \
-                (metadata.get("labels") or {}).get(BOOTSTRAPPING) != "rbac-defaults":
-            found.rewrites.append(f"{NODE_BOOTSTRAPPER} lost its {AUTOUPDATE} annotation and {BOOTSTRAPPING} label "
-                                  "(the API server no longer keeps it up to date)")
-            repaired = cleaned(bootstrapper)
-            repaired_metadata = repaired["metadata"]
-            repaired_metadata["annotations"] = {**(repaired_metadata.get("annotations") or {}), AUTOUPDATE: "true"}
-            repaired_metadata["labels"] = {**(repaired_metadata.get("labels") or {}), BOOTSTRAPPING: "rbac-defaults"}
-            repaired["rules"] = copy.deepcopy(NODE_BOOTSTRAPPER_RULES)
-            found.repairs.append(Edit(NODE_BOOTSTRAPPER, "repair", cleaned(bootstrapper), repaired,
-                                      "the API server's definition"))
-
-    minors: set[tuple[int, int]] | None = None
-    for configmap in cluster.list_objects(CONFIG_MAP, "kube-system"):
-        name = str(configmap["metadata"]["name"])
-        matched = _KUBELET_CONFIG.fullmatch(name)
-        if not matched or (int(matched[1]), int(matched[2])) == version:
-            continue
-        minors = _node_minors(cluster) if minors is None else minors
-        if (int(matched[1]), int(matched[2])) in minors:
-            continue
-        found.rewrites.append(f"kube-system/{name} is for kubelets v{matched[1]}.{matched[2]}, which no node runs")
-        listed = {**configmap, "apiVersion": "v1", "kind": "ConfigMap"}  # list items carry no kind
-        found.repairs.append(Edit(ObjectRef(CONFIG_MAP, name, "kube-system"), "remove", cleaned(listed),
-                                  note="no node runs that minor"))
-        for kind in (ROLE_BINDING, ROLE):
-            ref = ObjectRef(kind, f"kubeadm:{name}", "kube-system")
-            live = cluster.get(ref)
-            if live is not None:
-                found.repairs.append(Edit(ref, "remove", cleaned(live), note=f"it grants {name}"))
-    return found
-
-
-# --- what adoption keeps -------------------------------------------------------------------------------
-
-def superedge_existing(cluster: Cluster, live: Mapping[str, Mapping[str, Any] | None],
-                       existing: certs.Existing) -> certs.Existing:
-    """What edgeadm keeps where the chart does not: the webhook CA only in the webhook's caBundle, the
-    lite-apiserver key in the edge-info ConfigMap."""
-    webhook_ca = existing.webhook_ca
-    if not webhook_ca:
-        webhook = cluster.get(ObjectRef(MUTATING_WEBHOOK, "edge-health-admission")) or {}
-        bundles = [w.get("clientConfig", {}).get("caBundle") for w in webhook.get("webhooks") or []]
-        bundle = next((b for b in bundles if b), None)
-        if bundle:
-            try:
-                webhook_ca = base64.b64decode(bundle).decode()
-            except (ValueError, UnicodeDecodeError):
-                webhook_ca = None
-    lite = existing.lite_apiserver
-    info = ((live.get("edge-info") or {}).get("data") or {})
-    if lite is None and info.get("lite-apiserver.crt") and info.get("lite-apiserver.key"):
-        lite = certs.KeyPair(str(info["lite-apiserver.crt"]), str(info["lite-apiserver.key"]))
-    return certs.Existing(tunnel_ca=existing.tunnel_ca, tunnel_cloud=existing.tunnel_cloud,
-                          tunnel_egress=existing.tunnel_egress, tunnel_token=existing.tunnel_token,
-                          webhook_ca=webhook_ca, webhook=existing.webhook, hmac_key=existing.hmac_key,
-                          lite_apiserver=lite)
-
-
-def keep_material(existing: certs.Existing, made: certs.Result) -> certs.Result:
-    """The material edge nodes already trust, as it is; only what is missing comes from ``made``.
-
-    Adoption keeps certificates even where kubectl-edge would want other names: tunnel-edge checks
-    tunnel-cloud by the name 127.0.0.1, which SuperEdge's certificate carries.
-    """
-    generated = made.material
-    kept: list[str] = []
-    tunnel = (existing.tunnel_ca, existing.tunnel_cloud, existing.tunnel_egress)
-    if all(tunnel):
-        tunnel_ca, tunnel_cloud, tunnel_egress = existing.tunnel_ca, existing.tunnel_cloud, existing.tunnel_egress
-        kept.append("the tunnel CA and certificates")
-    else:
-        tunnel_ca, tunnel_cloud, tunnel_egress = generated.tunnel_ca, generated.tunnel_cloud, generated.tunnel_egress
-    if existing.webhook_ca and existing.webhook:
-        webhook_ca, webhook = existing.webhook_ca, existing.webhook
-        kept.append("the webhook certificate and its CA")
-    else:
-        webhook_ca, webhook = generated.webhook_ca, generated.webhook
-    token = existing.tunnel_token or generated.tunnel_token
-    hmac_key = existing.hmac_key or generated.hmac_key
-    kept += (["the tunnel token"] if existing.tunnel_token else []) + \
-        (["the health-check key"] if existing.hmac_key else [])
-    lite = existing.lite_apiserver or generated.lite_apiserver
-    if existing.lite_apiserver:
-        kept.append("the lite-apiserver certificate")
-    material = certs.Material(tunnel_ca=str(tunnel_ca), tunnel_cloud=tunnel_cloud or generated.tunnel_cloud,
-                              tunnel_egress=tunnel_egress or generated.tunnel_egress, tunnel_token=token,
-                              webhook_ca=str(webhook_ca), webhook=webhook or generated.webhook, hmac_key=hmac_key,
-                              lite_apiserver=lite)
-    notes = [f"adopt: kept what SuperEdge's edgeadm made: {', '.join(kept)}"] if kept else []
-    missing = [what for what, have in (("tunnel certificates", all(tunnel)),
-                                       ("webhook certificate", existing.webhook_ca and existing.webhook),
-                                       ("tunnel token", existing.tunnel_token), ("health-check key", existing.hmac_key))
-               if not have]
-    if missing:
-        notes.append(f"adopt: made what SuperEdge's installation lacks: {', '.join(missing)}")
-    return certs.Result(material, made.generated, tuple(notes))
-
-
-def grpc_node_port(service: Mapping[str, Any] | None) -> int | None:
-    """tunnel-cloud's grpc NodePort, the one tunnel-edge's configuration names."""
-    for port in ((service or {}).get("spec") or {}).get("ports") or []:
-        if port.get("name") == "grpc" and port.get("nodePort"):
-            return int(port["nodePort"])
-    return None
-
-
-TUNNEL_EDGE_CONF = ObjectRef(CONFIG_MAP, "tunnel-edge-conf", chart.NAMESPACE)
-_SERVER_NAME = re.compile(r'^\s*server_name\s*=\s*"([^"]+)"\s*$', re.MULTILINE)
-
-
-def tunnel_host(conf: Mapping[str, Any] | None) -> str | None:
-    """The host tunnel-edge dials (``server_name`` of tunnel-edge-conf's mode.toml), checked for the shape of
-    an IP address or DNS name; None when there is none."""
-    import ipaddress
-
-    found = _SERVER_NAME.search(str(((conf or {}).get("data") or {}).get("mode.toml") or ""))
-    if not found:
-        return None
-    host = found.group(1).rsplit(":", 1)[0].strip("[]")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                    r"[A-Za-z0-9])?)*", host):
-        return host.lower()
-    return None
-
-
-def edge_virtual_addr(edge_info: Mapping[str, Any] | None) -> str | None:
-    """edge-info's ``edge-virtual-addr`` when it is an IPv4 address (joined nodes carry it)."""
-    import ipaddress
-
-    text = str(((edge_info or {}).get("data") or {}).get("edge-virtual-addr") or "").strip()
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        return None
 
 
 # --- the plan ------------------------------------------------------------------------------------------
@@ -401,7 +117,7 @@ def plan_adoption(cluster: Cluster, rendered: Iterable[Mapping[str, Any]]) -> li
             continue  # made by the components phase (labelled kubectl-edge's) or kept as they are
         ref = ref_of(body)
         live = cluster.get(ref)
-        if live is None or _owned(live):
+        if live is None or owned_by_release(live):
             continue
         original = cleaned(live)
         kind = str(body["kind"])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_edge import yamltext
-from kubectl_edge.addon import adopt, certs, chart
+from kubectl_edge.addon import adopt, adopt_material, certs, chart
 from kubectl_edge.addon.changes import Action, Verb, patch_action, plan_object
 from kubectl_edge.addon.helm import (
     Helm,
@@ -187,9 +187,9 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
     virtual_addr = options.edge_virtual_addr
     if options.adopt:
         # What connected edge nodes hold: the material, tunnel-cloud's NodePort, the address of their interface.
-        existing = adopt.superedge_existing(cluster, live, existing)
-        adopted_port = adopt.grpc_node_port(cluster.get(ObjectRef(SERVICE, "tunnel-cloud", chart.NAMESPACE)))
-        virtual_addr = virtual_addr or adopt.edge_virtual_addr(edge_info)
+        existing = adopt_material.superedge_existing(cluster, live, existing)
+        adopted_port = adopt_material.grpc_node_port(cluster.get(ObjectRef(SERVICE, "tunnel-cloud", chart.NAMESPACE)))
+        virtual_addr = virtual_addr or adopt_material.edge_virtual_addr(edge_info)
     virtual_addr = virtual_addr or certs.DEFAULT_EDGE_VIRTUAL_ADDR
     chart_facts = ChartFacts(
         public_address=public_address, ca_pem=facts.ca_pem, service_cidr=facts.service_cidr,
@@ -204,7 +204,7 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
     material = certs.ensure_material(facts.ca_pem, ca_key, existing, certificate_names(chart_facts),
                                      rotate=options.rotate)
     if options.adopt:
-        material = adopt.keep_material(existing, material)
+        material = adopt_material.keep_material(existing, material)
     computed = compute_values(chart_facts, material.material)
     values_text = values_yaml(computed.values)
     digest = _digest(chart_dir, values_text, options)

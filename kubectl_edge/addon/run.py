@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubectl_edge.addon import adopt, chart
+from kubectl_edge.addon import adopt, adopt_material, chart
 from kubectl_edge.addon import components as components_phase
 from kubectl_edge.addon.changes import Action, Verb, plan_object
 from kubectl_edge.addon.facts import AddonInputs, gather
@@ -26,6 +26,7 @@ from kubectl_edge.addon.preflight import (
     remove_probes,
 )
 from kubectl_edge.addon.prerequisites import desired_prerequisites
+from kubectl_edge.addon.recognition import cluster_info_server, recognise
 from kubectl_edge.cluster.ca import read_ca
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import ObjectRef
@@ -171,7 +172,7 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
         adopting = options.components.adopt or bool(state.settings.get(adopt.SETTINGS_KEY))
         component_options = replace(options.components, ca_key_file=ca_files.ca_key_file, adopt=adopting)
         facts = gather(cluster, inputs)
-        recognition = adopt.recognise(cluster, (facts.version_major, facts.version_minor))
+        recognition = recognise(cluster, (facts.version_major, facts.version_minor))
         if recognition.installed and run_components and not adopting and \
                 not release_deployed(cluster):
             raise PreconditionFailed(
@@ -186,7 +187,8 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
                        for d in desired_prerequisites(facts)]
         if run_components:
             # Adopted edge nodes dial the host edgeadm wrote into tunnel-edge's configuration; keep it.
-            adopted_host = adopt.tunnel_host(cluster.get(adopt.TUNNEL_EDGE_CONF)) if adopting else None
+            adopted_host = (adopt_material.tunnel_host(cluster.get(adopt_material.TUNNEL_EDGE_CONF)) if adopting
+                            else None)
             components_plan = components_phase.plan_components(
                 cluster, facts, public_address or adopted_host or facts.control_plane_endpoint,
                 state.settings.get(components_phase.SETTINGS_KEY) or {}, component_options)
@@ -229,7 +231,7 @@ def run_addon(cluster: Cluster, options: AddonOptions, notify: Notify) -> AddonR
     if run_preflight:
         if report.findings and not probe_needed:
             notify("preflight", "using the findings remembered from an earlier run (--reprobe measures again)")
-        stored = adopt.cluster_info_server(cluster.get(CLUSTER_INFO))
+        stored = cluster_info_server(cluster.get(CLUSTER_INFO))
         if stored and stored != facts.cluster_info_server:
             server_line = f"cluster-info server {stored} (as stored; addon would write {facts.cluster_info_server})"
         else:

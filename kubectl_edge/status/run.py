@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_edge.addon.adopt import recognise
+from kubectl_edge.addon.recognition import recognise
 from kubectl_edge.bootstrap.tokens import Duties, read_tokens, retire_node_tokens
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.notify import Notify
