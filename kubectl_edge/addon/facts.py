@@ -22,7 +22,7 @@ import yaml
 from edge_protocol import capin
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
-from edge_protocol.joincommand import endpoint_url, format_endpoint, is_ip, parse_endpoint
+from edge_protocol.network import endpoint_url, format_endpoint, is_ip, parse_endpoint
 from kubectl_edge import yamltext
 from kubectl_edge.addon.prerequisites import ClusterFacts, dns_ip_for
 from kubectl_edge.cluster.ca import ca_source, read_ca

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from edge_protocol import capin
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
-from edge_protocol.joincommand import format_endpoint, is_ip, parse_endpoint
+from edge_protocol.network import format_endpoint, is_ip, parse_endpoint
 from kubectl_edge.errors import ConfigError, PreconditionFailed
 
 #: Endpoint strategy when the address could not be tried from here.
