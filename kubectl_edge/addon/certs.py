@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 
+from edge_protocol import contract
 from kubectl_edge.addon.certificates import (
     RENEW_BEFORE,
     LeafSpec,
@@ -53,7 +54,6 @@ WEBHOOK_CN = "edge-health-admission"
 #: tunnel-edge connects with TLS server name 127.0.0.1; the DNS names are SuperEdge's.
 TUNNEL_CLOUD_DNS = ("tunnel.cloud.io", "tunnelcloud.superedge.io")
 LOOPBACK = "127.0.0.1"
-DEFAULT_EDGE_VIRTUAL_ADDR = "169.254.20.11"
 #: The names ``rotate`` accepts.
 TUNNEL, WEBHOOK, LITE_APISERVER, TUNNEL_TOKEN, HMAC_KEY = "tunnel", "webhook", "lite-apiserver", "tunnel-token", \
     "hmac-key"
@@ -80,11 +80,11 @@ class Existing:
 class Names:
     """The names the certificates must carry."""
 
-    namespace: str = "edge-system"
+    namespace: str = contract.EDGE_NAMESPACE
     cluster_domain: str = "cluster.local"
     #: extra DNS names or IPs for tunnel-cloud's stream certificate (e.g. the public address, --certSANs)
     tunnel_hosts: tuple[str, ...] = ()
-    edge_virtual_addr: str = DEFAULT_EDGE_VIRTUAL_ADDR
+    edge_virtual_addr: str = contract.DEFAULT_EDGE_VIRTUAL_ADDR
     #: the ClusterIP of default/kubernetes: in-cluster clients on edge nodes reach lite-apiserver by it
     kubernetes_service_ip: str | None = None
 

@@ -20,22 +20,20 @@ from typing import Any
 
 import yaml
 
+from edge_protocol import contract
 from kubectl_edge import yamltext
 from kubectl_edge.addon import certs
 from kubectl_edge.cluster.kinds import CONFIG_MAP, SECRET, ObjectRef
 from kubectl_edge.errors import ConfigError, PreconditionFailed
 
 RELEASE = "superedge-addon"
-NAMESPACE = "edge-system"
+#: The release's namespace: the contract's, where edge nodes look for edge-info.
+NAMESPACE = contract.EDGE_NAMESPACE
 CHART_NAME = "superedge-addon"
 #: Where the wheel carries the chart (see pyproject.toml, [tool.hatch.build.targets.wheel.force-include]).
 PACKAGED_CHART = Path(__file__).resolve().parent.parent / "_chart" / CHART_NAME
 #: Where a checkout has it.
 SOURCE_CHART = Path(__file__).resolve().parents[2] / "helm" / CHART_NAME
-EDGE_INFO = "edge-info"
-#: SuperEdge's edge nodes carry both labels (SPEC 1); the chart's placement uses the first.
-EDGE_NODE_LABEL = "superedge.io/node-edge"
-EDGE_LABEL_DOCUMENTED = "superedge.io/edge-node"
 #: Where the kubelets' heartbeat Leases are (status reads them; node delete removes a node's).
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 
@@ -85,8 +83,8 @@ def existing_refs(namespace: str = NAMESPACE) -> dict[str, ObjectRef]:
         "tunnel-cloud-token": ObjectRef(CONFIG_MAP, "tunnel-cloud-token", namespace),
         "webhook": ObjectRef(SECRET, "validate-admission-control-server-certs", namespace),
         "hmac-config": ObjectRef(CONFIG_MAP, "hmac-config", namespace),
-        "edge-info": ObjectRef(CONFIG_MAP, EDGE_INFO, namespace),
-        "edge-info-secret": ObjectRef(SECRET, EDGE_INFO, namespace),
+        "edge-info": ObjectRef(CONFIG_MAP, contract.EDGE_INFO, namespace),
+        "edge-info-secret": ObjectRef(SECRET, contract.EDGE_INFO, namespace),
     }
 
 
@@ -123,8 +121,8 @@ def existing_from_objects(objects: Mapping[str, Mapping[str, Any] | None]) -> ce
         webhook_ca=_decoded(webhook, "ca.crt"),
         webhook=_pair(_decoded(webhook, "server.crt"), _decoded(webhook, "server.key")),
         hmac_key=_plain(objects.get("hmac-config"), "hmackey"),
-        lite_apiserver=_pair(_plain(objects.get("edge-info"), "lite-apiserver.crt"),
-                             _decoded(objects.get("edge-info-secret"), "lite-apiserver.key")),
+        lite_apiserver=_pair(_plain(objects.get("edge-info"), contract.LITE_APISERVER_CERT_KEY),
+                             _decoded(objects.get("edge-info-secret"), contract.LITE_APISERVER_KEY_KEY)),
     )
 
 

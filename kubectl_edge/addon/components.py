@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_protocol import contract
 from kubectl_edge import yamltext
 from kubectl_edge.addon import adopt, adopt_material, certs, chart
 from kubectl_edge.addon.changes import Action, Verb, patch_action, plan_object
@@ -53,11 +54,6 @@ from kubectl_edge.errors import ConfigError, PreconditionFailed
 from kubectl_edge.notify import Notify
 from kubectl_edge.record import MANAGED_BY
 
-#: What the kube-proxy copy on edge nodes selects; the cloud copy gets the complement.
-EDGE_LABEL = "superedge.io/node-edge"
-LOCAL_ENDPOINT = "superedge.io/local-endpoint"
-LOCAL_PORT = "superedge.io/local-port"
-LITE_APISERVER_PORT = "51003"
 KUBE_PROXY = ObjectRef(DAEMON_SET, "kube-proxy", "kube-system")
 KUBERNETES_ENDPOINTS = ObjectRef(ENDPOINTS, "kubernetes", "default")
 KUBERNETES_SLICE = ObjectRef(ENDPOINT_SLICE, "kubernetes", "default")
@@ -116,7 +112,8 @@ def kube_proxy_affinity(current: dict[str, Any]) -> dict[str, Any] | None:
 
     The term is added to every existing required term (they are ORed), or made the only one.
     """
-    expression = {"key": EDGE_LABEL, "operator": "NotIn", "values": ["enable"]}
+    # The kube-proxy copy on edge nodes selects the edge label; the cloud copy gets the complement.
+    expression = {"key": contract.EDGE_NODE_LABEL, "operator": "NotIn", "values": [contract.ENABLED]}
     merged = copy.deepcopy(current)
     spec = merged.setdefault("spec", {}).setdefault("template", {}).setdefault("spec", {})
     required = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {}).setdefault(
@@ -126,7 +123,7 @@ def kube_proxy_affinity(current: dict[str, Any]) -> dict[str, Any] | None:
         terms.append({"matchExpressions": [expression]})
     for term in terms:
         expressions = term.setdefault("matchExpressions", [])
-        if not any(e.get("key") == EDGE_LABEL for e in expressions):
+        if not any(e.get("key") == contract.EDGE_NODE_LABEL for e in expressions):
             expressions.append(expression)
     return None if merged == current else merged
 
@@ -135,8 +132,8 @@ def with_local_endpoint(current: dict[str, Any], edge_virtual_addr: str) -> dict
     """The object with SuperEdge's local-endpoint annotations added where missing; None when both exist."""
     merged = copy.deepcopy(current)
     annotations = merged.setdefault("metadata", {}).setdefault("annotations", {})
-    annotations.setdefault(LOCAL_ENDPOINT, edge_virtual_addr)
-    annotations.setdefault(LOCAL_PORT, LITE_APISERVER_PORT)
+    annotations.setdefault(contract.LOCAL_ENDPOINT_ANNOTATION, edge_virtual_addr)
+    annotations.setdefault(contract.LOCAL_PORT_ANNOTATION, str(contract.LITE_APISERVER_PORT))
     return None if merged == current else merged
 
 
@@ -190,7 +187,7 @@ def plan_components(cluster: Cluster, facts: ClusterFacts, public_address: str, 
         existing = adopt_material.superedge_existing(cluster, live, existing)
         adopted_port = adopt_material.grpc_node_port(cluster.get(ObjectRef(SERVICE, "tunnel-cloud", chart.NAMESPACE)))
         virtual_addr = virtual_addr or adopt_material.edge_virtual_addr(edge_info)
-    virtual_addr = virtual_addr or certs.DEFAULT_EDGE_VIRTUAL_ADDR
+    virtual_addr = virtual_addr or contract.DEFAULT_EDGE_VIRTUAL_ADDR
     chart_facts = ChartFacts(
         public_address=public_address, ca_pem=facts.ca_pem, service_cidr=facts.service_cidr,
         cluster_domain=facts.cluster_domain, kubernetes_service_ip=facts.kubernetes_service_ip,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_protocol import names
+from edge_protocol import contract, names
 from edge_protocol import token as bootstrap_token
 from kubectl_edge.addon import adopt, chart
 from kubectl_edge.addon import components as components_phase
@@ -24,8 +24,6 @@ from kubectl_edge.errors import Conflict, Invalid, PreconditionFailed, WaitTimeo
 from kubectl_edge.notify import Notify
 from kubectl_edge.record import MANAGED_BY, STATE_REF, load_state
 from kubectl_edge.signatures import edit_signatures
-
-EDGE_NODE_LABELS = ("superedge.io/node-edge=enable", "superedge.io/edge-node=enable")
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class DetachReport:
 def edge_nodes(cluster: Cluster) -> list[str]:
     """Names of the nodes that carry an edge label."""
     found: set[str] = set()
-    for selector in EDGE_NODE_LABELS:
+    for selector in contract.EDGE_NODE_SELECTORS:
         found.update(node["metadata"]["name"] for node in cluster.list_objects(NODE, label_selector=selector))
     return sorted(found)
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import yaml
 
-from edge_protocol import capin
+from edge_protocol import capin, contract
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
-from edge_protocol.network import endpoint_url, format_endpoint, is_ip, parse_endpoint
+from edge_protocol.network import endpoint_url, format_endpoint, parse_endpoint, tls_server_name
+from edge_protocol.versions import KubeVersion
 from kubectl_edge import yamltext
 from kubectl_edge.addon.prerequisites import ClusterFacts, dns_ip_for
 from kubectl_edge.cluster.ca import ca_source, read_ca
@@ -109,7 +110,7 @@ def chain_problem(host: str, port: int, ca_pem: str, server_name: str | None = N
         context.load_verify_locations(cadata=ca_pem)
     except ssl.SSLError as exc:
         return f"the CA cannot be loaded ({exc.reason})"
-    sni = server_name or (None if is_ip(host) else host)
+    sni = server_name or tls_server_name(host)
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw, \
                 context.wrap_socket(raw, server_hostname=sni):
@@ -295,8 +296,8 @@ def gather(cluster: Cluster, inputs: AddonInputs) -> ClusterFacts:
     """Every fact the prerequisites need, with a note for each value that had to be derived."""
     notes: list[str] = []
     version = cluster.server_version()
-    major = int("".join(ch for ch in str(version.get("major", "1")) if ch.isdigit()) or 1)
-    minor = int("".join(ch for ch in str(version.get("minor", "0")) if ch.isdigit()) or 0)
+    server_version = KubeVersion.from_version_info(version) or KubeVersion(1, 0)
+    major, minor = server_version.major, server_version.minor
     # The CA and the addresses first: a wrong flag is refused before any request but reads.
     ca_pem = read_ca(cluster.resolved, inputs.ca_cert_file).pem
     check_ca_key(ca_pem, inputs.ca_key_file, inputs.ca_cert_file)
@@ -320,8 +321,9 @@ def gather(cluster: Cluster, inputs: AddonInputs) -> ClusterFacts:
 
     kubeadm_config = _yaml_key(cluster.get(ObjectRef(CONFIG_MAP, "kubeadm-config", "kube-system")),
                                "ClusterConfiguration")
-    kubelet_name = "kubelet-config" if (major, minor) >= (1, 24) else f"kubelet-config-{major}.{minor}"
-    kubelet_config = _yaml_key(cluster.get(ObjectRef(CONFIG_MAP, kubelet_name, "kube-system")), "kubelet")
+    # The one name this version's kubelet-config has (the one addon creates, and nodes read first).
+    kubelet_ref = ObjectRef(CONFIG_MAP, contract.kubelet_config_name(server_version), contract.KUBELET_CONFIG_NAMESPACE)
+    kubelet_config = _yaml_key(cluster.get(kubelet_ref), contract.KUBELET_CONFIG_KEY)
     networking = kubeadm_config.get("networking") or {}
 
     cluster_ip = kubernetes_service_ip(cluster)

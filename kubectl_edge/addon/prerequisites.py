@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from edge_protocol import contract
 from edge_protocol import token as bootstrap_token
+from edge_protocol.versions import KubeVersion
 from kubectl_edge.record import MANAGED_BY
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
@@ -55,10 +57,8 @@ class ClusterFacts:
 
     @property
     def kubelet_config_name(self) -> str:
-        """``kubelet-config`` from 1.24 on, ``kubelet-config-1.X`` before (kubeadm's naming)."""
-        if (self.version_major, self.version_minor) >= (1, 24):
-            return "kubelet-config"
-        return f"kubelet-config-{self.version_major}.{self.version_minor}"
+        """``kubelet-config`` from 1.24 on, ``kubelet-config-1.X`` before (kubeadm's naming, see the contract)."""
+        return contract.kubelet_config_name(KubeVersion(self.version_major, self.version_minor))
 
     @property
     def kubeadm_api_version(self) -> str:

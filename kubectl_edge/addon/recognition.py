@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from edge_protocol import contract
+from edge_protocol.versions import KubeVersion
 from kubectl_edge import yamltext
 from kubectl_edge.addon import chart
 from kubectl_edge.addon.adopt import SERVICE_ACCOUNT, Edit, cleaned
@@ -47,7 +49,7 @@ SIGNS = (
     ObjectRef(DAEMON_SET, "application-grid-wrapper-node", chart.NAMESPACE),
     ObjectRef(DAEMON_SET, "edge-coredns", chart.NAMESPACE),
     ObjectRef(DAEMON_SET, "edge-kube-proxy", chart.NAMESPACE),
-    ObjectRef(CONFIG_MAP, chart.EDGE_INFO, chart.NAMESPACE),
+    ObjectRef(CONFIG_MAP, contract.EDGE_INFO, chart.NAMESPACE),
 )
 CLUSTER_INFO = ObjectRef(CONFIG_MAP, "cluster-info", "kube-public")
 KUBEADM_CONFIG = ObjectRef(CONFIG_MAP, "kubeadm-config", "kube-system")
@@ -55,7 +57,6 @@ NODES_KUBEADM_CONFIG = ObjectRef(ROLE, "kubeadm:nodes-kubeadm-config", "kube-sys
 NODE_BOOTSTRAPPER = ObjectRef(CLUSTER_ROLE, "system:node-bootstrapper")
 #: The server edgeadm writes into cluster-info (its port is fixed in edgeadm).
 EDGEADM_SERVER_HOST = "kubernetes.default"
-_KUBELET_CONFIG = re.compile(r"kubelet-config-(\d+)\.(\d+)")
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
 BOOTSTRAPPING = "kubernetes.io/bootstrapping"
 #: The API server's own definition of system:node-bootstrapper (edgeadm overwrites it and drops both marks).
@@ -120,10 +121,9 @@ def _with_server(body: Mapping[str, Any], server: str) -> dict[str, Any]:
 def _node_minors(cluster: Cluster) -> set[tuple[int, int]]:
     minors = set()
     for node in cluster.list_objects(NODE):
-        version = str(((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or "")
-        found = re.match(r"v?(\d+)\.(\d+)", version)
-        if found:
-            minors.add((int(found[1]), int(found[2])))
+        kubelet = KubeVersion.read(str(((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or ""))
+        if kubelet is not None:
+            minors.add((kubelet.major, kubelet.minor))
     return minors
 
 
@@ -176,13 +176,13 @@ def recognise(cluster: Cluster, version: tuple[int, int]) -> Recognition:
     minors: set[tuple[int, int]] | None = None
     for configmap in cluster.list_objects(CONFIG_MAP, "kube-system"):
         name = str(configmap["metadata"]["name"])
-        matched = _KUBELET_CONFIG.fullmatch(name)
-        if not matched or (int(matched[1]), int(matched[2])) == version:
+        minor = contract.versioned_kubelet_config_minor(name)
+        if minor is None or (minor.major, minor.minor) == version:
             continue
         minors = _node_minors(cluster) if minors is None else minors
-        if (int(matched[1]), int(matched[2])) in minors:
+        if (minor.major, minor.minor) in minors:
             continue
-        found.rewrites.append(f"kube-system/{name} is for kubelets v{matched[1]}.{matched[2]}, which no node runs")
+        found.rewrites.append(f"kube-system/{name} is for kubelets {minor.minor_line}, which no node runs")
         listed = {**configmap, "apiVersion": "v1", "kind": "ConfigMap"}  # list items carry no kind
         found.repairs.append(Edit(ObjectRef(CONFIG_MAP, name, "kube-system"), "remove", cleaned(listed),
                                   note="no node runs that minor"))

@@ -18,17 +18,18 @@ from typing import Any
 
 import yaml
 
+from edge_protocol import contract
 from edge_protocol.errors import ProtocolError
 from edge_protocol.network import parse_endpoint
 from kubectl_edge import yamltext
 from kubectl_edge.addon import certs
-from kubectl_edge.addon.chart import EDGE_NODE_LABEL, NAMESPACE
+from kubectl_edge.addon.chart import NAMESPACE
 from kubectl_edge.errors import ConfigError
 
 EDGE_KUBE_PROXY_CONFIGMAP = "edge-kube-proxy"
 #: edge-info keys that belong to the cluster's owner, with the chart values that carry them.
-OWNER_KEYS = {"host-config": "hostConfig", "insecure-registries": "insecureRegistries",
-              "node-delay-domain": "nodeDelayDomain"}
+OWNER_KEYS = {contract.HOST_CONFIG_KEY: "hostConfig", contract.INSECURE_REGISTRIES_KEY: "insecureRegistries",
+              contract.NODE_DELAY_DOMAIN_KEY: "nodeDelayDomain"}
 
 #: The chart's image values and SuperEdge's image names (``<edge-image-repository>/<name>:<edge-version>``).
 IMAGE_NAMES = {"tunnel": "tunnel", "edgeHealth": "edge-health", "edgeHealthAdmission": "edge-health-admission",
@@ -85,7 +86,7 @@ class ChartFacts:
     cluster_domain: str = "cluster.local"
     #: the ClusterIP of default/kubernetes as read from the cluster; derived from service_cidr when empty
     kubernetes_service_ip: str = ""
-    edge_virtual_addr: str = certs.DEFAULT_EDGE_VIRTUAL_ADDR
+    edge_virtual_addr: str = contract.DEFAULT_EDGE_VIRTUAL_ADDR
     #: kube-system/kube-proxy DaemonSet and ConfigMap bodies; None when the cluster has none
     kube_proxy_daemonset: dict[str, Any] | None = None
     kube_proxy_configmap: dict[str, Any] | None = None
@@ -239,7 +240,8 @@ def compute_values(facts: ChartFacts, material: certs.Material) -> ComputedValue
         values["images"] = images
     if not facts.control_plane_nodes:
         values["cloudPlacement"] = {
-            "nodeSelectorTerms": [{"matchExpressions": [{"key": EDGE_NODE_LABEL, "operator": "DoesNotExist"}]}],
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": contract.EDGE_NODE_LABEL,
+                                                         "operator": "DoesNotExist"}]}],
             "tolerations": [],
         }
         notes.append("no control-plane nodes: tunnel-cloud, edge-health-admission and application-grid-controller "

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from edge_protocol import capin
 from edge_protocol.endpoint import DIRECT, HOSTS_MAPPING, HOSTS_MAPPING_NAME, endpoint_strategy
 from edge_protocol.errors import ProtocolError
-from edge_protocol.network import format_endpoint, is_ip, parse_endpoint
+from edge_protocol.network import format_endpoint, is_ip, parse_endpoint, tls_server_name
 from kubectl_edge.errors import ConfigError, PreconditionFailed
 
 #: Endpoint strategy when the address could not be tried from here.
@@ -169,7 +169,7 @@ def check_endpoint(address: Address, ca_pem: str, pins: list[str], timeout: floa
         return EndpointCheck(UNVERIFIED, reachable=False, detail=exc.strerror or str(exc) or type(exc).__name__)
     try:
         with raw, _verifying_context(ca_pem).wrap_socket(
-                raw, server_hostname=None if is_ip(address.host) else address.host) as tls:
+                raw, server_hostname=tls_server_name(address.host)) as tls:
             der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError as exc:
         raise PreconditionFailed(

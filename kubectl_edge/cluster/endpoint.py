@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from edge_protocol.network import is_ip
+from edge_protocol.network import tls_server_name
 
 
 def serving_certificate(host: str, port: int, timeout: float = 5.0, server_name: str | None = None) -> bytes:
@@ -17,7 +17,7 @@ def serving_certificate(host: str, port: int, timeout: float = 5.0, server_name:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the caller checks the chain against the pinned CA itself
-    sni = server_name or (None if is_ip(host) else host)
+    sni = server_name or tls_server_name(host)
     with socket.create_connection((host, port), timeout=timeout) as raw, \
             context.wrap_socket(raw, server_hostname=sni) as tls:
         der = tls.getpeercert(binary_form=True)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from edge_protocol import package as layout
 from edge_protocol.platforms import elf_arch, go_arch
+from edge_protocol.versions import release_version
 from kubectl_edge.errors import ConfigError
 
 FIXED_MTIME = 0
 GZIP_LEVEL = 6
 _VERSION_OUTPUT = re.compile(r"Kubernetes (v[0-9]+\.[0-9]+\.[0-9]+\S*)")
-_VERSION_FLAG = re.compile(r"v?([0-9]+)\.([0-9]+)\.([0-9]+)([-+.0-9A-Za-z]*)")
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,10 @@ def detect_architecture(kubelet: bytes, requested: str | None) -> str:
 def detect_version(kubelet: Path, architecture: str, requested: str | None) -> str:
     """The Kubernetes version: ``--kubernetes-version``, else what the kubelet says when it can run here."""
     if requested:
-        match = _VERSION_FLAG.fullmatch(requested.strip())
-        if not match:
+        version = release_version(requested)
+        if version is None:
             raise ConfigError(f"--kubernetes-version {requested!r} is not a version such as v1.31.2")
-        return "v" + requested.strip().lstrip("v")
+        return version
     if architecture == go_arch(platform.machine()):
         try:
             result = subprocess.run([str(kubelet.resolve()), "--version"], capture_output=True, text=True, timeout=30,

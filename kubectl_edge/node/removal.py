@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_edge.addon.chart import EDGE_LABEL_DOCUMENTED, NODE_LEASE_NAMESPACE
-from kubectl_edge.addon.chart import EDGE_NODE_LABEL as EDGE_LABEL
+from edge_protocol.contract import EDGE_NODE_LABEL, EDGE_NODE_LABEL_DOCUMENTED, ENABLED, is_edge_node
+from kubectl_edge.addon.chart import NODE_LEASE_NAMESPACE
 from kubectl_edge.bootstrap.nodecsr import NodeCsr, node_csrs
 from kubectl_edge.bootstrap.tokens import Duties, StoredToken, delete_tokens, read_tokens, retire_node_tokens
 from kubectl_edge.cluster.client import Cluster
@@ -104,13 +104,12 @@ def plan_removal(cluster: Cluster, names: Sequence[str], force: bool = False) ->
     plans = []
     for name in unique:
         node = found[name]
-        labels = (node.get("metadata") or {}).get("labels") or {}
-        edge = labels.get(EDGE_LABEL) == "enable" or labels.get(EDGE_LABEL_DOCUMENTED) == "enable"
+        edge = is_edge_node((node.get("metadata") or {}).get("labels"))
         plans.append(NodeRemoval(name, str(node["metadata"]["uid"]), edge, _is_ready(node)))
     central = [plan.name for plan in plans if not plan.edge]
     if central and not force:
         raise PreconditionFailed(
-            f"not an edge node (no {EDGE_LABEL}=enable or {EDGE_LABEL_DOCUMENTED}=enable label): "
+            f"not an edge node (no {EDGE_NODE_LABEL}={ENABLED} or {EDGE_NODE_LABEL_DOCUMENTED}={ENABLED} label): "
             f"{', '.join(central)}; nothing was deleted",
             "kubectl edge node delete is for edge nodes; pass --force to delete these nodes' objects anyway")
     by_name = {plan.name: plan for plan in plans}

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_protocol import token as bootstrap_token
-from kubectl_edge.addon.chart import EDGE_LABEL_DOCUMENTED, EDGE_NODE_LABEL, NODE_LEASE_NAMESPACE
+from edge_protocol.contract import EDGE_NODE_SELECTORS
+from kubectl_edge.addon.chart import NODE_LEASE_NAMESPACE
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import LEASE, NODE
 from kubectl_edge.status.common import format_time
 
-#: Edge nodes carry both labels (SPEC 1); the second selector catches nodes that carry only the second, so the
-#: two lists are disjoint and together hold every node with either label.
-EDGE_SELECTORS = (f"{EDGE_NODE_LABEL}=enable", f"{EDGE_LABEL_DOCUMENTED}=enable,{EDGE_NODE_LABEL}!=enable")
 #: Nodes of real clusters carry their image lists (tens of KiB each); 200 a page keeps a page's JSON small.
 NODE_PAGE_SIZE = 200
 LEASE_PAGE_SIZE = 500
@@ -61,7 +59,9 @@ def summarize_node(node: dict[str, Any]) -> EdgeNode:
 def read_edge_nodes(cluster: Cluster) -> list[EdgeNode]:
     """Every node with an edge label, with its last heartbeat (its Lease's renewal when that is newer)."""
     nodes: dict[str, EdgeNode] = {}
-    for selector in EDGE_SELECTORS:
+    # Edge nodes carry both labels (SPEC 1); the second selector catches nodes that carry only the documented
+    # one, so the two lists are disjoint and together hold every node with either label.
+    for selector in EDGE_NODE_SELECTORS:
         for node in cluster.list_objects(NODE, label_selector=selector, page_size=NODE_PAGE_SIZE):
             summary = summarize_node(node)
             nodes[summary.name] = summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge_protocol.versions import KubeVersion
 from kubectl_edge.addon.recognition import recognise
 from kubectl_edge.bootstrap.tokens import Duties, read_tokens, retire_node_tokens
 from kubectl_edge.cluster.client import Cluster
@@ -13,14 +14,14 @@ from kubectl_edge.status.parts import read_components, read_prerequisites, summa
 from kubectl_edge.status.problems import find_problems
 from kubectl_edge.status.release import read_release
 from kubectl_edge.status.report import StatusReport
-from kubectl_edge.status.skew import minor_version
 
 
 def run_status(cluster: Cluster, notify: Notify) -> StatusReport:
     """Read everything status shows (after the for-node token housekeeping) and find the problems."""
     version = cluster.server_version()
     git_version = str(version.get("gitVersion") or f"v{version.get('major', '1')}.{version.get('minor', '0')}")
-    major, minor = minor_version(git_version) or (1, 0)
+    server = KubeVersion.read(git_version) or KubeVersion(1, 0)
+    major, minor = server.major, server.minor
     state = load_state(cluster)
     duties = Duties.from_state(state)
     inventory = read_tokens(cluster)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from edge_protocol.contract import DEFAULT_EDGE_VIRTUAL_ADDR
 from kubectl_edge.cli.commands._common import checked, duration, lines_text, open_cluster
 from kubectl_edge.cli.output import OutputFormat, dump, emit
 from kubectl_edge.cli.ui import progress
@@ -28,7 +29,8 @@ def _edge_virtual_addr(text: str) -> str:
         raise typer.BadParameter(f"{text!r} is not an IP address", param_hint="--edge-virtual-addr") from None
     if address.version != 4 or address.is_unspecified or address.is_loopback or address.is_multicast:
         raise typer.BadParameter(f"{text} cannot be an edge node's interface address; pass a link-local IPv4 "
-                                 "address such as SuperEdge's 169.254.20.11", param_hint="--edge-virtual-addr")
+                                 f"address such as SuperEdge's {DEFAULT_EDGE_VIRTUAL_ADDR}",
+                                 param_hint="--edge-virtual-addr")
     return str(address)
 
 
@@ -71,7 +73,7 @@ def addon(
         help="registry path of SuperEdge's images (default: superedge.tencentcloudcr.com/superedge)")] = None,
     edge_virtual_addr: Annotated[str | None, typer.Option(
         "--edge-virtual-addr", metavar="IP",
-        help="address of the dummy interface on edge nodes (default 169.254.20.11)")] = None,
+        help=f"address of the dummy interface on edge nodes (default {DEFAULT_EDGE_VIRTUAL_ADDR})")] = None,
     adopt: Annotated[bool, typer.Option(
         "--adopt", help="take over the components SuperEdge's edgeadm installed, keeping their tokens, "
                         "certificates and NodePorts (detach returns to edgeadm's state)")] = False,
