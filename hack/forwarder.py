@@ -49,6 +49,13 @@ class Forwarder:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
+    def retarget(self, target_host: str, target_port: int) -> None:
+        """Send the connections accepted from now on to another target (as kube-proxy follows a Service's
+        endpoints); relayed connections stay where they are."""
+        if not any(ipaddress.ip_address(target_host) in network for network in _ALLOWED):
+            raise ValueError(f"the forwarder only joins loopback and 198.18.0.0/15 addresses, not {target_host}")
+        self.target = (target_host, target_port)
+
     @property
     def address(self) -> str:
         """``host:port`` as a join command writes it."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -40,7 +39,15 @@ from typing import Any
 
 import pytest
 from clusterkit import admin_request, create_node_kubelet_config, run_plugin, succeeded, wait_for
-from l4kit import superedge_binary
+from l4kit import (
+    label_node,
+    list_pods,
+    node_ready,
+    route_kubernetes_service,
+    stop,
+    superedge_binary,
+    workload_controllers,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
@@ -63,8 +70,6 @@ IMAGE_BINARIES = {"tunnel": "tunnel", "edgeHealth": "edge-health", "edgeHealthAd
                   "applicationGridWrapper": "application-grid-wrapper"}
 CLOUD_COMPONENTS = ("tunnel-cloud", "application-grid-controller", "edge-health-admission")
 EDGE_COMPONENTS = ("tunnel-edge", "application-grid-wrapper", "edge-health")
-WORKLOAD_CONTROLLERS = ("deployment-controller", "replicaset-controller", "daemonset-controller",
-                        "endpoints-controller", "endpointslice-controller")
 STEADY_SECONDS = 120
 # The node label the grids split by; its name is also a label value of what the controller makes (no "/").
 GRID_KEY = "zone"
@@ -77,36 +82,6 @@ class Platform:
     cluster: localcluster.LocalCluster
     cloud: cloudnode.CloudNode
     edge: cloudnode.IsolatedNode
-
-
-def _workload_controllers(cluster: localcluster.LocalCluster) -> subprocess.Popen[bytes]:
-    """A second controller manager with the workload controllers, on its own loopback port."""
-    root = Path(cluster.dir)
-    kubeconfig = root / "controller-manager.kubeconfig"
-    argv = [cluster.binary("kube-controller-manager"), f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1", f"--secure-port={localcluster.free_port()}",
-            f"--cert-dir={root / 'workload-kcm-serving'}", f"--controllers={','.join(WORKLOAD_CONTROLLERS)}",
-            "--use-service-account-credentials=true", f"--root-ca-file={root / 'pki' / 'ca.crt'}",
-            "--leader-elect=false", "--profiling=false", "--v=1"]
-    with open(root / "logs" / "workload-controller-manager.log", "ab") as log:
-        return subprocess.Popen(localcluster.with_own_resolver(root, argv), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def _route_kubernetes_service(node: cloudnode.IsolatedNode, api_port: int) -> None:
-    """kube-proxy's rule for the ``kubernetes`` Service, in the node's namespace: to the API server's forwarder."""
-    target = f"{node.host_ip}:{api_port}"
-    match = ["-d", f"{localcluster.KUBERNETES_SERVICE_IP}/32", "-p", "tcp", "--dport", "443"]
-    for chain in ("OUTPUT", "PREROUTING"):
-        node.run(["iptables", "-w", "-t", "nat", "-A", chain, *match, "-j", "DNAT", "--to-destination", target])
-    node.run(["iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", node.pod_subnet, "-o", f"{node.name}-n",
-              "-j", "MASQUERADE"])
-
-
-def _pods(cluster: Any, namespace: str = NAMESPACE, selector: str = "") -> list[dict[str, Any]]:
-    path = f"/api/v1/namespaces/{namespace}/pods" + (f"?labelSelector={selector}" if selector else "")
-    return list(admin_request(cluster, path).body.get("items", []))
 
 
 def _component(pod: dict[str, Any]) -> str:
@@ -125,7 +100,7 @@ def _restarts(pod: dict[str, Any]) -> int:
 def _chart_pods(cluster: Any) -> dict[str, dict[str, Any]]:
     """The running chart pods by component (edge-coredns left out: no CoreDNS binary is given)."""
     found = {}
-    for pod in _pods(cluster):
+    for pod in list_pods(cluster):
         if pod["metadata"].get("deletionTimestamp"):
             continue
         component = _component(pod)
@@ -136,7 +111,7 @@ def _chart_pods(cluster: Any) -> dict[str, dict[str, Any]]:
 
 def _controller_log(cluster: Any) -> str:
     """The tail of application-grid-controller's log (through the API server and the cloud node's kubelet)."""
-    pod = next((p for p in _pods(cluster) if _component(p) == "application-grid-controller"), None)
+    pod = next((p for p in list_pods(cluster) if _component(p) == "application-grid-controller"), None)
     if pod is None:
         return "(no application-grid-controller pod)"
     return str(cluster.kubectl("logs", "-n", NAMESPACE, pod["metadata"]["name"], "--tail=40", check=False).stdout)
@@ -144,7 +119,7 @@ def _controller_log(cluster: Any) -> str:
 
 def _describe(cluster: Any, platform_nodes: list[cloudnode.IsolatedNode]) -> str:
     lines = []
-    for pod in _pods(cluster):
+    for pod in list_pods(cluster):
         statuses = (pod.get("status") or {}).get("containerStatuses", [])
         lines.append(f"{pod['metadata']['name']} on {pod['spec'].get('nodeName')}: "
                      + json.dumps([{k: s.get(k) for k in ("ready", "restartCount", "state", "lastState")}
@@ -152,19 +127,6 @@ def _describe(cluster: Any, platform_nodes: list[cloudnode.IsolatedNode]) -> str
     for node in platform_nodes:
         lines.append(f"--- {node.name} kubelet errors:\n{node.kubelet_log(30, filter_errors=True)}")
     return "\n".join(lines)
-
-
-def _node_ready(cluster: Any, name: str) -> bool:
-    node = admin_request(cluster, f"/api/v1/nodes/{name}")
-    conditions = {c["type"]: c["status"] for c in ((node.body or {}).get("status") or {}).get("conditions", [])} \
-        if node.status == 200 else {}
-    return conditions.get("Ready") == "True"
-
-
-def _label(cluster: Any, name: str, labels: dict[str, str]) -> None:
-    answer = admin_request(cluster, f"/api/v1/nodes/{name}", method="PATCH", body={"metadata": {"labels": labels}},
-                           content_type="application/strategic-merge-patch+json")
-    assert answer.status == 200, answer.body
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +144,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     image_values.append("--set=imagePullPolicy=Never")
 
     with localcluster.running(scratch / "cluster", "bare") as cluster:
-        controllers = _workload_controllers(cluster)
+        controllers = workload_controllers(cluster)
         cloud = cloudnode.CloudNode(name=CLOUD, scratch=scratch / "cloud", index=CLOUD_INDEX, pod_subnet=CLOUD_PODS)
         edge = cloudnode.IsolatedNode(name=EDGE, scratch=scratch / "edge", index=EDGE_INDEX, pod_subnet=EDGE_PODS)
         tunnel_port: list[forwarder.Forwarder] = []
@@ -200,7 +162,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             for node in (cloud, edge):
                 node.create(cluster.api_port)
                 node.start_containerd(made)
-                _route_kubernetes_service(node, cluster.api_port)
+                route_kubernetes_service(node, cluster.api_port)
             subprocess.run(["ip", "route", "add", CLOUD_PODS, "via", cloud.node_ip], check=True)
 
             created = json.loads(succeeded(run_plugin(cluster.kubeconfig, "token", "create",
@@ -208,8 +170,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             cloud.install_kubeadm(build_binaries.binary_dir(), node_tools.ensure_built() / "crictl")
             joined = cloud.kubeadm_join(created["token"], created["caCertHashes"][0])
             assert joined.returncode == 0, joined.stdout + joined.stderr[-4000:]
-            assert wait_for(lambda: _node_ready(cluster, CLOUD), timeout=120, interval=1), cloud.kubelet_log()
-            _label(cluster, CLOUD, {**cloudnode.CLOUD_NODE_LABELS, GRID_KEY: "site-b"})
+            assert wait_for(lambda: node_ready(cluster, CLOUD), timeout=120, interval=1), cloud.kubelet_log()
+            label_node(cluster, CLOUD, {**cloudnode.CLOUD_NODE_LABELS, GRID_KEY: "site-b"})
 
             package = scratch / "kube-linux-amd64.tar.gz"
             succeeded(run_plugin(cluster.kubeconfig, "package", "build", "--kubelet",
@@ -220,7 +182,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             succeeded(run_plugin(cluster.kubeconfig, "installer", "-o", str(edgeadm)))
             succeeded(run_plugin(cluster.kubeconfig, *addon))
             # tunnel-cloud's NodePort, as tunnel-edge dials it (tunnelCloud.publicHost = the edge's gateway).
-            tunnel_cloud = wait_for(lambda: next((p for p in _pods(cluster) if _component(p) == "tunnel-cloud"
+            tunnel_cloud = wait_for(lambda: next((p for p in list_pods(cluster) if _component(p) == "tunnel-cloud"
                                                   and (p.get("status") or {}).get("podIP")), None),
                                     timeout=180, interval=1)
             assert tunnel_cloud, _describe(cluster, [cloud, edge])
@@ -233,8 +195,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                               check=False)
             assert joined.returncode == 0, joined.stdout + joined.stderr
             assert "edge autonomy is on" in joined.stdout + joined.stderr
-            assert wait_for(lambda: _node_ready(cluster, EDGE), timeout=120, interval=1), edge.kubelet_log()
-            _label(cluster, EDGE, {GRID_KEY: "site-a"})
+            assert wait_for(lambda: node_ready(cluster, EDGE), timeout=120, interval=1), edge.kubelet_log()
+            label_node(cluster, EDGE, {GRID_KEY: "site-a"})
 
             yield Platform(cluster, cloud, edge)
         finally:
@@ -244,12 +206,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             for node in (edge, cloud):
                 problems += node.destroy()
             subprocess.run(["ip", "route", "del", CLOUD_PODS], check=False, capture_output=True)
-            controllers.send_signal(signal.SIGTERM)
-            try:
-                controllers.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                controllers.kill()
-                controllers.wait()
+            stop(controllers)
     assert not problems, problems
     for node in (cloud, edge):
         assert cloudnode.leftovers(node) == []
@@ -390,7 +347,7 @@ def test_a_deployment_grid_and_service_grid_give_each_site_its_own_and_site_a_se
         assert spec["nodeSelector"] == {GRID_KEY: site}
 
     def pods_by_node() -> dict[str, str] | None:
-        pods = [p for p in _pods(cluster, "default", "app%3Decho") if _ready(p)]
+        pods = [p for p in list_pods(cluster, "default", "app%3Decho") if _ready(p)]
         placed = {p["spec"]["nodeName"]: p["status"]["podIP"] for p in pods}
         return placed if set(placed) == {EDGE, CLOUD} else None
 
@@ -462,7 +419,7 @@ def test_the_canary_example_gives_each_site_its_template_and_the_status_is_writt
 def test_the_api_server_calls_the_edge_health_webhook(platform: Platform) -> None:
     cluster = platform.cluster
     marker = f"l4.superedge.io/webhook-{int(time.time())}"
-    _label(cluster, EDGE, {marker: "called"})
+    label_node(cluster, EDGE, {marker: "called"})
 
     def annotations() -> dict[str, str] | None:
         for line in reversed(Path(cluster.audit_log).read_text().splitlines()):
