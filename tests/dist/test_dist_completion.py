@@ -25,12 +25,15 @@ def _values(words: list[str]) -> list[str]:
     return [candidate.split("\t")[0] for candidate in complete(words).candidates]
 
 
-def _command_names() -> set[str]:
+def _command_names(*path: str) -> set[str]:
+    """The visible sub-commands of the group at ``path`` (the top level when empty), from the CLI itself."""
     from typer.main import get_command
 
     from kubectl_edge.cli.app import build_app
 
     group = get_command(build_app(every_command=True))
+    for name in path:
+        group = group.commands[name]  # type: ignore[attr-defined]
     return {name for name, command in group.commands.items() if not command.hidden}  # type: ignore[attr-defined]
 
 
@@ -43,7 +46,7 @@ def test_top_level_offers_every_command_and_no_files() -> None:
 
 def test_prefixes_sub_commands_and_global_flags_anywhere() -> None:
     assert _values(["tok"]) == ["token"]
-    assert set(_values(["token", ""])) == {"create", "list", "delete"}
+    assert set(_values(["token", ""])) == _command_names("token") >= {"create", "list", "delete", "generate"}
     # Global flags and their values are skipped wherever they stand.
     assert _values(["-n", "kube-system", "--context=prod", "tok"]) == ["token"]
     assert _values(["token", "--kubeconfig", "/tmp/k", "cr"]) == ["create"]
@@ -82,7 +85,7 @@ def test_helper_speaks_the_protocol_and_stays_light() -> None:
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[-1] == ":4"
-    assert {line.split("\t")[0] for line in lines[:-1]} == {"create", "list", "delete"}
+    assert {line.split("\t")[0] for line in lines[:-1]} == _command_names("token")
     assert "LOADED=\n" in result.stderr
 
 

@@ -137,11 +137,16 @@ def generate() -> None:
     emit(bootstrap_token.generate_token().value + "\n")
 
 
+def _list_formats(incomplete: str) -> list[str]:
+    """What ``token list -o`` completes to (a jsonpath template is the user's to type)."""
+    return [name for name in ("text", "wide", "json", "yaml") if name.startswith(incomplete)]
+
+
 @app.command("list")
 def list_tokens(
     ctx: typer.Context,
     output_text: Annotated[str, typer.Option(
-        "-o", "--output", metavar="FORMAT",
+        "-o", "--output", metavar="FORMAT", autocompletion=_list_formats,
         help="text, wide, json, yaml, or jsonpath=TEMPLATE (applied to each token as kubeadm prints it, "
              "whole token included)")] = "text",
 ) -> None:
