@@ -11,6 +11,7 @@ from typing import Any
 
 from kubectl_edge.addon import certs, chart
 from kubectl_edge.addon.adopt import MUTATING_WEBHOOK
+from kubectl_edge.addon.certificates import KeyPair
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.cluster.kinds import CONFIG_MAP, ObjectRef
 
@@ -32,7 +33,7 @@ def superedge_existing(cluster: Cluster, live: Mapping[str, Mapping[str, Any] | 
     lite = existing.lite_apiserver
     info = ((live.get("edge-info") or {}).get("data") or {})
     if lite is None and info.get("lite-apiserver.crt") and info.get("lite-apiserver.key"):
-        lite = certs.KeyPair(str(info["lite-apiserver.crt"]), str(info["lite-apiserver.key"]))
+        lite = KeyPair(str(info["lite-apiserver.crt"]), str(info["lite-apiserver.key"]))
     return certs.Existing(tunnel_ca=existing.tunnel_ca, tunnel_cloud=existing.tunnel_cloud,
                           tunnel_egress=existing.tunnel_egress, tunnel_token=existing.tunnel_token,
                           webhook_ca=webhook_ca, webhook=existing.webhook, hmac_key=existing.hmac_key,

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from edge_protocol import contract
 from kubectl_edge.addon.certificates import (
     RENEW_BEFORE,
+    KeyPair,
     LeafSpec,
     ca_problem,
     load_certificate,
@@ -44,7 +45,6 @@ from kubectl_edge.addon.certificates import (
     random_secret,
     sign_leaf,
 )
-from kubectl_edge.addon.certificates import KeyPair as KeyPair  # part of this module's API (certs.KeyPair)
 from kubectl_edge.errors import ConfigError
 
 TUNNEL_CLOUD_CN = "TunnelCloudService"

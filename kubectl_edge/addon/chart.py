@@ -23,6 +23,7 @@ import yaml
 from edge_protocol import contract
 from kubectl_edge import yamltext
 from kubectl_edge.addon import certs
+from kubectl_edge.addon.certificates import KeyPair
 from kubectl_edge.cluster.kinds import CONFIG_MAP, SECRET, ObjectRef
 from kubectl_edge.errors import ConfigError, PreconditionFailed
 
@@ -103,8 +104,8 @@ def _plain(body: Mapping[str, Any] | None, key: str) -> str | None:
     return str(value) if value else None
 
 
-def _pair(cert: str | None, key: str | None) -> certs.KeyPair | None:
-    return certs.KeyPair(cert, key) if cert and key else None
+def _pair(cert: str | None, key: str | None) -> KeyPair | None:
+    return KeyPair(cert, key) if cert and key else None
 
 
 def existing_from_objects(objects: Mapping[str, Mapping[str, Any] | None]) -> certs.Existing:

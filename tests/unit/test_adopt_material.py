@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from kubectl_edge.addon import adopt, adopt_material, certs
+from kubectl_edge.addon.certificates import KeyPair
 
 
 def _result() -> certs.Result:
-    pair = certs.KeyPair("made-cert", "made-key")
+    pair = KeyPair("made-cert", "made-key")
     return certs.Result(certs.Material(tunnel_ca="made-ca", tunnel_cloud=pair, tunnel_egress=pair,
                                        tunnel_token="made-token", webhook_ca="made-webhook-ca", webhook=pair,
                                        hmac_key="made-hmac", lite_apiserver=None))
 
 
 def test_keep_material_keeps_everything_superedge_made() -> None:
-    pair = certs.KeyPair("se-cert", "se-key")
+    pair = KeyPair("se-cert", "se-key")
     existing = certs.Existing(tunnel_ca="se-ca", tunnel_cloud=pair, tunnel_egress=pair, tunnel_token="se-token",
                               webhook_ca="se-webhook-ca", webhook=pair, hmac_key="se-hmac", lite_apiserver=pair)
     kept = adopt_material.keep_material(existing, _result())
@@ -25,7 +26,7 @@ def test_keep_material_keeps_everything_superedge_made() -> None:
 
 
 def test_keep_material_makes_only_what_is_missing_and_keeps_the_tunnel_trio_together() -> None:
-    pair = certs.KeyPair("se-cert", "se-key")
+    pair = KeyPair("se-cert", "se-key")
     existing = certs.Existing(tunnel_ca="se-ca", tunnel_cloud=pair, tunnel_egress=None, tunnel_token="se-token")
     kept = adopt_material.keep_material(existing, _result())
     assert kept.material.tunnel_ca == "made-ca" and kept.material.tunnel_cloud.cert == "made-cert"

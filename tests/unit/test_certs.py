@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubectl_edge.addon import certs
+from kubectl_edge.addon.certificates import KeyPair
 from kubectl_edge.errors import ConfigError
 
 NOW = datetime.datetime(2026, 11, 27, tzinfo=datetime.timezone.utc)
@@ -61,7 +62,7 @@ def sans(pem: str) -> tuple[set[str], set[str]]:
     return set(value.get_values_for_type(x509.DNSName)), {str(ip) for ip in value.get_values_for_type(x509.IPAddress)}
 
 
-def key_matches(pair: certs.KeyPair) -> bool:
+def key_matches(pair: KeyPair) -> bool:
     key = serialization.load_pem_private_key(pair.key.encode(), password=None)
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     return key.public_key().public_bytes(serialization.Encoding.DER, spki) == \
@@ -218,11 +219,11 @@ def test_an_unusable_certificate_is_made_again(cluster_ca, damage):
     first = certs.ensure_material(ca_pem, ca_key, certs.Existing(), NAMES, now=NOW).material
     assert first.lite_apiserver is not None
     if damage == "swapped key":
-        bad = certs.KeyPair(first.lite_apiserver.cert, first.tunnel_cloud.key)
+        bad = KeyPair(first.lite_apiserver.cert, first.tunnel_cloud.key)
     elif damage == "other issuer":
         bad = first.webhook  # a certificate the cluster CA did not sign
     else:
-        bad = certs.KeyPair("not a certificate", "not a key")
+        bad = KeyPair("not a certificate", "not a key")
     result = certs.ensure_material(ca_pem, ca_key, dataclasses.replace(existing_of(first), lite_apiserver=bad),
                                    NAMES, now=NOW)
     assert result.generated == ("lite-apiserver",)
