@@ -1,1 +1,1 @@
-"""Edge nodes seen from the cluster (``kubectl edge status``, ``kubectl edge node``)."""
+"""Edge nodes from the cluster's side: ``kubectl edge node delete``, ``installer`` and ``package build``."""
