@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from certkit import self_signed_ca_pem
 
 from kubectl_edge.addon.facts import (
     ServiceRange,
@@ -97,29 +98,10 @@ def test_the_chart_gets_the_cluster_ip_that_was_read_not_one_derived_from_a_gues
     assert certificate_names(derived).kubernetes_service_ip == "198.19.0.1"
 
 
-def _ca_pem(common_name: str) -> str:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(key, hashes.SHA256()))
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
 def test_a_client_ca_that_is_the_serving_ca_needs_nothing_and_a_separate_one_is_passed_on() -> None:
     from kubectl_edge.addon.facts import separate_client_ca
 
-    server, client = _ca_pem("server-ca"), _ca_pem("client-ca")
+    server, client = self_signed_ca_pem("server-ca"), self_signed_ca_pem("client-ca")
     assert separate_client_ca(server, server) == ""
     assert separate_client_ca(server + client, client) == ""   # the bundle given covers it
     assert separate_client_ca(server, None) == ""
@@ -142,7 +124,7 @@ def test_the_kubelet_client_ca_prerequisites_exist_only_for_a_separate_client_ca
                 cluster_info_server="https://127.0.0.1:6443", control_plane_endpoint="127.0.0.1:6443")
     plain = [d.body["metadata"]["name"] for d in desired_prerequisites(ClusterFacts(**base))]  # type: ignore[arg-type]
     assert not any(KUBELET_CLIENT_CA_NAME in name for name in plain)
-    client = _ca_pem("client-ca")
+    client = self_signed_ca_pem("client-ca")
     split = desired_prerequisites(ClusterFacts(**base, kubelet_client_ca_pem=client))  # type: ignore[arg-type]
     extra = {(d.body["kind"], d.body["metadata"]["name"]): d.body for d in split[len(plain):]}
     assert extra[("ConfigMap", KUBELET_CLIENT_CA_NAME)]["data"] == {KUBELET_CLIENT_CA_KEY: client}

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import base64
-import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from certkit import self_signed_ca_pem
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from kubectl_edge.cluster.ca import load_ca, read_ca
 from kubectl_edge.cluster.kubeconfig import ResolvedConfig
 from kubectl_edge.errors import ConfigError
 
-
-def _ca_pem(name: str = "test CA") -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(key, hashes.SHA256()))
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
-PEM = _ca_pem()
-OTHER = _ca_pem("another CA")
+PEM = self_signed_ca_pem()
+OTHER = self_signed_ca_pem("another CA")
 
 
 def _resolved(**cluster: Any) -> ResolvedConfig:
