@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import socket
 import threading
+import time
 
 _ALLOWED = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("198.18.0.0/15"))
 
@@ -32,7 +33,8 @@ class Forwarder:
     """Forward connections from ``listen_host:listen_port`` (a free port when 0) to ``target_host:target_port``.
 
     Use it as a context manager, or call ``start``/``stop``. ``host``, ``port``, ``address`` (``host:port``)
-    and ``connections`` (accepted so far) describe the running forwarder.
+    and ``connections`` (accepted so far) describe the running forwarder; ``upstream_errors`` says why any
+    connection to the target failed.
     """
 
     def __init__(self, target_host: str, target_port: int, listen_host: str = "127.0.0.2",
@@ -44,6 +46,8 @@ class Forwarder:
         self.host = listen_host
         self.port = listen_port
         self.connections = 0
+        #: why connections to the target failed (each attempt), for a test's failure message
+        self.upstream_errors: list[str] = []
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -80,10 +84,8 @@ class Forwarder:
                 client, _ = listener.accept()
             except OSError:
                 return  # the listener was closed: the forwarder is stopping
-            try:
-                upstream = socket.create_connection(self.target, timeout=10)
-                upstream.settimeout(None)
-            except OSError:
+            upstream = self._connect_upstream()
+            if upstream is None:
                 client.close()
                 continue
             with self._lock:
@@ -93,6 +95,20 @@ class Forwarder:
                     pump = threading.Thread(target=_pump, args=(source, sink), daemon=True)
                     self._threads.append(pump)
                     pump.start()
+
+    def _connect_upstream(self) -> socket.socket | None:
+        """A connection to the target, tried three times over about half a second (a NAT in front of a busy
+        server does not give up on its first refused SYN); None, with the reasons kept, when all fail."""
+        for attempt in range(3):
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+                return upstream
+            except OSError as exc:
+                self.upstream_errors.append(f"{self.target[0]}:{self.target[1]}: {exc}")
+                if attempt < 2:
+                    time.sleep(0.25)
+        return None
 
     def drop_connections(self) -> None:
         """Close every relayed connection and keep listening, as a server does with idle connections."""

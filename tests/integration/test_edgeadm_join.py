@@ -666,8 +666,9 @@ def test_edge_autonomy_on_with_lite_apiserver(
     args = _join_args(nat, token, pin, node, "--install-pkg-path", str(package))
     if not _kernel_makes_dummy_interfaces():
         refused = _edgeadm(python, edgeadm, *args)
-        assert refused.returncode == 3, refused.stderr
-        assert "[dummy-interface] edge autonomy needs a dummy network interface (tkeedgedns)" in refused.stderr
+        seen = f"{refused.stderr}\nthe forwarder's upstream errors: {nat.upstream_errors}"
+        assert refused.returncode == 3, seen
+        assert "[dummy-interface] edge autonomy needs a dummy network interface (tkeedgedns)" in refused.stderr, seen
         assert "--no-autonomy" in refused.stderr
         assert file_tree(node) == before
         args.append("--ignore-preflight-errors=dummy-interface")
