@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from certkit import self_signed_ca_pem
 from clusterkit import Forwarder, admin_request, random_token
 
 from kubectl_edge.cluster.client import connect
@@ -216,7 +217,7 @@ def test_tls_server_name_and_insecure_skip_verify(bare_cluster: Any, tmp_path: P
     with pytest.raises(ClusterUnreachable, match="certificate"):
         _whoami(wrong)
     other_ca = _with(bare_cluster, tmp_path, user, **{
-        "certificate-authority-data": base64.b64encode(_other_ca()).decode()})
+        "certificate-authority-data": base64.b64encode(self_signed_ca_pem("another CA").encode()).decode()})
     with pytest.raises(ClusterUnreachable, match="certificate verify failed"):
         _whoami(other_ca)
     insecure = _with(bare_cluster, tmp_path, user, **{"certificate-authority-data": "",
@@ -251,20 +252,3 @@ def test_unreadable_credentials_are_a_config_error(bare_cluster: Any, tmp_path: 
     not_pem = _with(bare_cluster, tmp_path, user, **{"certificate-authority-data": base64.b64encode(b"junk").decode()})
     with pytest.raises(ConfigError, match="the CA certificate from the kubeconfig is not a PEM certificate"):
         _whoami(not_pem)
-
-
-def _other_ca() -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(key, hashes.SHA256()))
-    return certificate.public_bytes(serialization.Encoding.PEM)
