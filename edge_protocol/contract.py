@@ -49,6 +49,8 @@ def is_edge_node(labels: Optional[Dict[str, str]]) -> bool:
 EDGE_NAMESPACE = "edge-system"
 #: The ConfigMap edge nodes read at join; a Secret of the same name may hold the lite-apiserver key.
 EDGE_INFO = "edge-info"
+#: ``edge-system/edge-info``, as messages name it.
+EDGE_INFO_REF = f"{EDGE_NAMESPACE}/{EDGE_INFO}"
 EDGE_VIRTUAL_ADDR_KEY = "edge-virtual-addr"
 HOST_CONFIG_KEY = "host-config"
 NODE_DELAY_DOMAIN_KEY = "node-delay-domain"

@@ -129,10 +129,6 @@ class CloudNode(IsolatedNode):
         # The packages enable the kubelet; it crash-loops until kubeadm join has written its configuration.
         self.run(["systemctl", "enable", "kubelet"])
 
-    def write_file(self, path: str, content: str) -> None:
-        """Write a file on the node (parents made), with the content passed as data."""
-        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"', "write", path, content])
-
     # --- kubeadm ----------------------------------------------------------------------------------------
 
     def kubeadm_join_argv(self, token: str, ca_cert_hash: str) -> list[str]:

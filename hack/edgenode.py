@@ -154,6 +154,10 @@ class EdgeNode:
         return subprocess.run(self.argv(command), capture_output=True, text=True, check=check, env=self.env(),
                               timeout=timeout)
 
+    def write_file(self, path: str, content: str) -> None:
+        """Write a file on the node (parents made), with the content passed as data."""
+        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"', "write", path, content])
+
     def spawn(self, command: list[str], log: Path) -> subprocess.Popen[bytes]:
         """Start a long-running process on the node."""
         with open(log, "ab") as output:

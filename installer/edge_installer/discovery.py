@@ -41,7 +41,6 @@ CLOCK_SKEW_LIMIT = 300.0
 # OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_HOSTNAME_MISMATCH,
 # X509_V_ERR_IP_ADDRESS_MISMATCH.
 _NOT_YET_VALID, _EXPIRED, _HOSTNAME_MISMATCH, _IP_MISMATCH = 9, 10, 62, 64
-_EDGE_INFO = f"{contract.EDGE_NAMESPACE}/{contract.EDGE_INFO}"
 _NEW_TOKEN = "create a new token on the cluster: kubectl edge token create --print-join-command"
 
 
@@ -365,7 +364,7 @@ def _read_edge_info(host: str, port: int, ca_pem: str, server_name: str, token: 
     path = f"/api/v1/namespaces/{contract.EDGE_NAMESPACE}/configmaps/{contract.EDGE_INFO}"
     response = _token_read(host, port, path, ca_pem, server_name, token, timeout)
     if response.status != 200:
-        out.debug(PHASE, f"{_EDGE_INFO}: HTTP {response.status}; taken as absent")
+        out.debug(PHASE, f"{contract.EDGE_INFO_REF}: HTTP {response.status}; taken as absent")
         return None, None
     data = _config_map_data(response)
     key = data.get(contract.LITE_APISERVER_KEY_KEY)
@@ -378,7 +377,7 @@ def _read_edge_info(host: str, port: int, ca_pem: str, server_name: str, token: 
                 try:
                     key = base64.b64decode(encoded, validate=True).decode("ascii")
                 except (binascii.Error, ValueError):
-                    raise clusterdata.refuse(f"{_EDGE_INFO} Secret key {contract.LITE_APISERVER_KEY_KEY}",
+                    raise clusterdata.refuse(f"{contract.EDGE_INFO_REF} Secret key {contract.LITE_APISERVER_KEY_KEY}",
                                              "it is not base64 of ASCII text") from None
     return data, key
 
@@ -399,7 +398,7 @@ def checked_edge_info(data: Dict[str, str], key: Optional[str], cluster_cas: Lis
     hint = clusterdata.fix_hint(contract.EDGE_NAMESPACE, contract.EDGE_INFO)
 
     def where(name: str) -> str:
-        return f"{_EDGE_INFO} key {name}"
+        return f"{contract.EDGE_INFO_REF} key {name}"
 
     checked: Dict[str, str] = {}
     for name in contract.EDGE_INFO_KEYS:
@@ -428,7 +427,7 @@ def checked_edge_info(data: Dict[str, str], key: Optional[str], cluster_cas: Lis
             checked[name] = pem
     checked_key = None
     if key:
-        checked_key = clusterdata.private_key(key, f"{_EDGE_INFO} {contract.LITE_APISERVER_KEY_KEY}", hint)
+        checked_key = clusterdata.private_key(key, f"{contract.EDGE_INFO_REF} {contract.LITE_APISERVER_KEY_KEY}", hint)
     return checked, checked_key
 
 
@@ -490,7 +489,7 @@ def discover(host: str, port: int, token: BootstrapToken, pins: List[str], node_
     lite_key: Optional[str] = None
     if raw_edge_info is not None:
         edge_info, lite_key = checked_edge_info(raw_edge_info, raw_key, cluster_cas)
-    out.progress(PHASE, f"{_EDGE_INFO}: " + ("read; every value has its shape"
+    out.progress(PHASE, f"{contract.EDGE_INFO_REF}: " + ("read; every value has its shape"
                                                                        if edge_info is not None else
                                                                        "not present (fine)"))
     return Discovery(host=host, port=port, ca_pem=ca_pem, cluster_info_server=server, strategy=strategy,

@@ -25,8 +25,6 @@ from edge_protocol import package as layout
 from edge_protocol.endpoint import HOSTS_MAPPING_NAME
 from edge_protocol.network import endpoint_url, is_ip
 
-_EDGE_INFO = f"{contract.EDGE_NAMESPACE}/{contract.EDGE_INFO}"
-
 
 @dataclass(frozen=True)
 class Autonomy:
@@ -134,13 +132,14 @@ class JoinContext:
             return Autonomy(False, f"the install package carries no {layout.LITE_APISERVER}")
         edge_info = self.discovery().edge_info
         if edge_info is None:
-            return Autonomy(False, f"the cluster has no {_EDGE_INFO} (the edge components are not installed)")
+            return Autonomy(False, f"the cluster has no {contract.EDGE_INFO_REF} (the edge components are not "
+                                   "installed)")
         missing = [key for key in (contract.LITE_APISERVER_CERT_KEY, contract.EDGE_VIRTUAL_ADDR_KEY)
                    if not edge_info.get(key)]
         if not self.discovery().lite_apiserver_key:
             missing.append(contract.LITE_APISERVER_KEY_KEY)
         if missing:
-            return Autonomy(False, f"{_EDGE_INFO} lacks {', '.join(missing)}")
+            return Autonomy(False, f"{contract.EDGE_INFO_REF} lacks {', '.join(missing)}")
         fit = fit_for_lite_apiserver(package.kubernetes_version)
         for warning in fit.warnings:
             self.out.warn("lite-apiserver", warning)

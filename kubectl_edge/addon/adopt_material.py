@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from edge_protocol import contract, network
+from edge_protocol.errors import EndpointError
 from kubectl_edge.addon import certs, chart
 from kubectl_edge.addon.adopt import MUTATING_WEBHOOK
 from kubectl_edge.addon.certificates import KeyPair
@@ -32,8 +34,9 @@ def superedge_existing(cluster: Cluster, live: Mapping[str, Mapping[str, Any] | 
                 webhook_ca = None
     lite = existing.lite_apiserver
     info = ((live.get("edge-info") or {}).get("data") or {})
-    if lite is None and info.get("lite-apiserver.crt") and info.get("lite-apiserver.key"):
-        lite = KeyPair(str(info["lite-apiserver.crt"]), str(info["lite-apiserver.key"]))
+    cert, key = info.get(contract.LITE_APISERVER_CERT_KEY), info.get(contract.LITE_APISERVER_KEY_KEY)
+    if lite is None and cert and key:
+        lite = KeyPair(str(cert), str(key))
     return certs.Existing(tunnel_ca=existing.tunnel_ca, tunnel_cloud=existing.tunnel_cloud,
                           tunnel_egress=existing.tunnel_egress, tunnel_token=existing.tunnel_token,
                           webhook_ca=webhook_ca, webhook=existing.webhook, hmac_key=existing.hmac_key,
@@ -98,20 +101,15 @@ def tunnel_host(conf: Mapping[str, Any] | None) -> str | None:
     found = _SERVER_NAME.search(str(((conf or {}).get("data") or {}).get("mode.toml") or ""))
     if not found:
         return None
-    host = found.group(1).rsplit(":", 1)[0].strip("[]")
     try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                    r"[A-Za-z0-9])?)*", host):
-        return host.lower()
-    return None
+        return network.parse_endpoint(found.group(1))[0]
+    except EndpointError:
+        return None
 
 
 def edge_virtual_addr(edge_info: Mapping[str, Any] | None) -> str | None:
     """edge-info's ``edge-virtual-addr`` when it is an IPv4 address (joined nodes carry it)."""
-    text = str(((edge_info or {}).get("data") or {}).get("edge-virtual-addr") or "").strip()
+    text = str(((edge_info or {}).get("data") or {}).get(contract.EDGE_VIRTUAL_ADDR_KEY) or "").strip()
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:

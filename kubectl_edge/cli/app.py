@@ -119,13 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
         os.environ.setdefault("TYPER_USE_RICH", "0")
-    parsed: list[GlobalOptions] = []  # empty until the global flags are parsed (and if that fails)
+    options = GlobalOptions()  # the defaults until the global flags are parsed (and if that fails)
 
     def invoke() -> None:
+        nonlocal options
         options, rest = split_global_flags(arguments)
-        parsed.append(options)
         configure_logging(options.verbosity)
         build_app(invoked_command(rest))(args=rest, prog_name="kubectl edge", obj=options)
 
     # The funnel reads the level when something failed, by which time -v has been parsed.
-    sys.exit(run_guarded(invoke, lambda: parsed[0].verbosity if parsed else 0))
+    sys.exit(run_guarded(invoke, lambda: options.verbosity))

@@ -162,7 +162,7 @@ def csrs_of(cluster: Any, name: str) -> dict[str, str]:
     return found
 
 
-def _version(cluster: Any, path: str) -> str | None:
+def _uid(cluster: Any, path: str) -> str | None:
     answer = admin_request(cluster, path)
     return answer.body["metadata"]["uid"] if answer.status == 200 else None
 
@@ -173,10 +173,10 @@ def objects_of(cluster: Any, name: str, token_ids: list[str]) -> dict[str, str |
     The uid, not the resourceVersion: the controller manager updates these objects on its own (the node
     lifecycle controller taints a Node that posts no status); that kubectl-edge wrote nothing is what the audit
     log says."""
-    objects = {f"node {name}": _version(cluster, f"{NODES}/{name}"),
-               f"lease {name}": _version(cluster, f"{LEASES}/{name}")}
+    objects = {f"node {name}": _uid(cluster, f"{NODES}/{name}"),
+               f"lease {name}": _uid(cluster, f"{LEASES}/{name}")}
     objects.update({f"csr {csr}": version for csr, version in csrs_of(cluster, name).items()})
-    objects.update({f"token {token_id}": _version(cluster, f"{SECRETS}/bootstrap-token-{token_id}")
+    objects.update({f"token {token_id}": _uid(cluster, f"{SECRETS}/bootstrap-token-{token_id}")
                     for token_id in token_ids})
     return objects
 

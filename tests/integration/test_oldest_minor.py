@@ -31,14 +31,9 @@ import localcluster
 CONFIG_MAPS = "/api/v1/namespaces/{namespace}/configmaps/{name}"
 
 
-def oldest_binary_dir() -> Path:
-    """The oldest minor's binaries; when they are not built the test fails in CI (never a skip there), else skips."""
-    return required_oldest_binary_dir()
-
-
 @pytest.fixture
 def oldest_bare(tmp_path: Path) -> Iterator[localcluster.LocalCluster]:
-    with localcluster.running(tmp_path / "cluster", "bare", bin_dir=oldest_binary_dir()) as cluster:
+    with localcluster.running(tmp_path / "cluster", "bare", bin_dir=required_oldest_binary_dir()) as cluster:
         yield cluster
 
 
@@ -87,7 +82,7 @@ def test_addon_on_the_oldest_minor_uses_the_clusterip_it_read_and_the_range_the_
 
 
 def test_the_kubeadm_flavour_with_kubeadm_of_the_oldest_minor(tmp_path: Path) -> None:
-    with localcluster.running(tmp_path / "cluster", "kubeadm", bin_dir=oldest_binary_dir()) as cluster:
+    with localcluster.running(tmp_path / "cluster", "kubeadm", bin_dir=required_oldest_binary_dir()) as cluster:
         kubeadm = yaml.safe_load(_config_map(cluster, "kube-system", "kubeadm-config")["ClusterConfiguration"])
         assert kubeadm["apiVersion"] == "kubeadm.k8s.io/v1beta3"
         assert kubeadm["kubernetesVersion"] == build_kubernetes.OLDEST

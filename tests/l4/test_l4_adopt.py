@@ -57,26 +57,31 @@ from test_adopt import _settled  # noqa: E402
 NS = "/api/v1/namespaces/edge-system"
 
 
+def _edgeadm_addon(cluster: Any, work: Path, public_addr: str, *flags: str) -> dict[str, Any]:
+    """SuperEdge's ``edgeadm addon edge-apps`` on the cluster; the tunnel-cloud Service it made."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(superedge_edgeadm()), "addon", "edge-apps", f"--ca.cert={cluster.ca_cert}", f"--ca.key={cluster.ca_key}",
+         f"--kubeconfig={cluster.kubeconfig}", f"--worker-path={work}/", f"--master-public-addr={public_addr}",
+         *flags], capture_output=True, text=True, timeout=900, check=False)
+    print(f"edgeadm addon edge-apps: exit {result.returncode} after {time.monotonic() - started:.1f} s")
+    service = admin_request(cluster, f"{NS}/services/tunnel-cloud")
+    assert service.status == 200, f"edgeadm made no tunnel-cloud:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return dict(service.body)
+
+
 @pytest.fixture
 def edgeadm_prepared(tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
     """A kubeadm-flavoured cluster after SuperEdge's edgeadm addon edge-apps, and what it made."""
     with localcluster.running(tmp_path / "cluster", "kubeadm") as cluster:
-        started = time.monotonic()
-        result = subprocess.run(
-            [str(superedge_edgeadm()), "addon", "edge-apps", f"--ca.cert={cluster.ca_cert}",
-             f"--ca.key={cluster.ca_key}", f"--kubeconfig={cluster.kubeconfig}",
-             f"--worker-path={tmp_path / 'edgeadm-work'}/", "--master-public-addr=198.18.0.1"],
-            capture_output=True, text=True, timeout=900, check=False)
-        print(f"edgeadm addon edge-apps: exit {result.returncode} after {time.monotonic() - started:.1f} s")
-        service = admin_request(cluster, f"{NS}/services/tunnel-cloud")
-        assert service.status == 200, f"edgeadm made no tunnel-cloud:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        service = _edgeadm_addon(cluster, tmp_path / "edgeadm-work", "198.18.0.1")
         made = {
             "token": admin_request(cluster, f"{NS}/configmaps/tunnel-cloud-token").body["data"]["token"],
             "cloud": admin_request(cluster, f"{NS}/secrets/tunnel-cloud-cert").body["data"],
             "edge": admin_request(cluster, f"{NS}/secrets/tunnel-edge-cert").body["data"],
             "hmac": admin_request(cluster, f"{NS}/configmaps/hmac-config").body["data"]["hmackey"],
             "webhook": admin_request(cluster, f"{NS}/secrets/validate-admission-control-server-certs").body["data"],
-            "nodePorts": {p["name"]: p["nodePort"] for p in service.body["spec"]["ports"]},
+            "nodePorts": {p["name"]: p["nodePort"] for p in service["spec"]["ports"]},
             "edgeConf": admin_request(cluster, f"{NS}/configmaps/tunnel-edge-conf").body["data"]["mode.toml"],
         }
         yield cluster, made
@@ -140,6 +145,8 @@ class NodePort:
         self.cluster = cluster
         self.forwarding = forwarder.Forwarder("127.0.0.1", 9, host, port)
         self.endpoint = ""
+        #: why reading the endpoints failed, for a failing test's message
+        self.errors: list[str] = []
         self._stopping = threading.Event()
         self._follower = threading.Thread(target=self._follow, daemon=True)
 
@@ -150,7 +157,11 @@ class NodePort:
 
     def _follow(self) -> None:
         while not self._stopping.wait(0.5):
-            answer = admin_request(self.cluster, f"{NS}/endpoints/tunnel-cloud")
+            try:
+                answer = admin_request(self.cluster, f"{NS}/endpoints/tunnel-cloud")
+            except OSError as exc:  # the API server busy or going away: ask again, and say so if it lasts
+                self.errors.append(str(exc))
+                continue
             subsets = (answer.body or {}).get("subsets") or [] if answer.status == 200 else []
             ready = [address["ip"] for subset in subsets for address in subset.get("addresses") or []]
             if ready and ready[0] != self.endpoint:
@@ -181,10 +192,6 @@ def _kubeadm_token(cluster: localcluster.LocalCluster) -> tuple[str, str]:
         f"--kubeconfig={root / 'kubeadm-admin.kubeconfig'}"]), capture_output=True, text=True, check=True)
     words = result.stdout.split()
     return words[words.index("--token") + 1], words[words.index("--discovery-token-ca-cert-hash") + 1]
-
-
-def _write_on(node: edgenode.EdgeNode, path: str, content: str) -> None:
-    node.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"', "write", path, content])
 
 
 def _tunnel_cloud_pods(cluster: Any) -> list[dict[str, Any]]:
@@ -231,17 +238,9 @@ def connected(tmp_path: Path) -> Iterator[Connected]:
             label_node(cluster, CLOUD, {**cloudnode.CLOUD_NODE_LABELS, **MASTER_LABEL})
             edge.create(cluster.api_port)
 
-            started = time.monotonic()
-            result = subprocess.run(
-                [str(superedge_edgeadm()), "addon", "edge-apps", f"--ca.cert={cluster.ca_cert}",
-                 f"--ca.key={cluster.ca_key}", f"--kubeconfig={cluster.kubeconfig}",
-                 f"--worker-path={tmp_path / 'edgeadm-work'}/", f"--master-public-addr={edge.host_ip}",
-                 f"--edge-image-repository={IMAGE_REPOSITORY}", f"--edge-version={EDGE_VERSION}"],
-                capture_output=True, text=True, timeout=900, check=False)
-            print(f"edgeadm addon edge-apps: exit {result.returncode} after {time.monotonic() - started:.1f} s")
-            service = admin_request(cluster, f"{NS}/services/tunnel-cloud")
-            assert service.status == 200, f"edgeadm made no tunnel-cloud:\n{result.stdout[-3000:]}"
-            grpc = next(p["nodePort"] for p in service.body["spec"]["ports"] if p["port"] == 9000)
+            service = _edgeadm_addon(cluster, tmp_path / "edgeadm-work", edge.host_ip,
+                                     f"--edge-image-repository={IMAGE_REPOSITORY}", f"--edge-version={EDGE_VERSION}")
+            grpc = next(p["nodePort"] for p in service["spec"]["ports"] if p["port"] == 9000)
             # edgeadm writes tunnel-cloud's configuration for tunnel v0.8, its default image; the v0.9 tunnel
             # given here dereferences [mode.cloud.tls] unchecked (a panic in egress.go without it), so the table
             # is added as a SuperEdge user moving to v0.9's images adds it (before the pod first starts).
@@ -267,8 +266,8 @@ def connected(tmp_path: Path) -> Iterator[Connected]:
             # What edgeadm's tunnel-edge DaemonSet mounts, on the edge node, and the binary its image runs.
             conf = admin_request(cluster, f"{NS}/configmaps/tunnel-edge-conf").body["data"]["mode.toml"]
             ca = base64.b64decode(admin_request(cluster, f"{NS}/secrets/tunnel-edge-cert").body["data"]["ca.crt"])
-            _write_on(edge, "/etc/tunnel/conf/mode.toml", conf)
-            _write_on(edge, "/etc/tunnel/certs/ca.crt", ca.decode())
+            edge.write_file("/etc/tunnel/conf/mode.toml", conf)
+            edge.write_file("/etc/tunnel/certs/ca.crt", ca.decode())
             edge.run(["mkdir", "-p", "/var/log/tunnel"])
             log = tmp_path / "tunnel-edge.log"
             tunnel_edge = edge.spawn(["env", f"NODE_NAME={EDGE}", str(tunnel), "--m=edge",
@@ -304,7 +303,8 @@ def _connected_through(live: Connected, other_than: str = "", timeout: float = 2
     assert pod, (f"no tunnel-cloud lists {EDGE}: "
                  + "; ".join(f"{p['metadata']['name']}: {_listed_by(p['status'].get('podIP', ''))}"
                              for p in _tunnel_cloud_pods(live.cluster) if p.get("status"))
-                 + f"\ntunnel-edge:\n{live.tunnel_edge_log.read_text()[-3000:]}")
+                 + f"\nendpoint followed: {live.node_port.endpoint or '(none)'}; errors reading it: "
+                 f"{live.node_port.errors[-3:]}\ntunnel-edge:\n{live.tunnel_edge_log.read_text()[-3000:]}")
     return pod, time.monotonic() - started
 
 

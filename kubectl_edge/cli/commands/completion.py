@@ -109,10 +109,8 @@ def _complete_value(parameter: Any | None, kind: str, incomplete: str, prefix: s
         values = [str(getattr(choice, "value", choice)) for choice in parameter.type.choices]
         return Completion(tuple(prefix + value for value in values if value.startswith(incomplete)), DIRECTIVE_NO_FILE)
     if kind == "text" and parameter is not None:
-        # A value with its own completion (typer's autocompletion=, as token list's -o).
-        import click
-
-        offered = parameter.shell_complete(click.Context(click.Command(None)), incomplete)
+        # A value with its own completion (typer's autocompletion=, as token list's -o); no context is needed.
+        offered = parameter.shell_complete(None, incomplete)
         return Completion(tuple(prefix + item.value for item in offered), DIRECTIVE_NO_FILE)
     if kind == "file":
         return Completion((), DIRECTIVE_DEFAULT)

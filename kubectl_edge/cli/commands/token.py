@@ -139,7 +139,7 @@ def generate() -> None:
 
 def _list_formats(incomplete: str) -> list[str]:
     """What ``token list -o`` completes to (a jsonpath template is the user's to type)."""
-    return [name for name in ("text", "wide", "json", "yaml") if name.startswith(incomplete)]
+    return [choice.value for choice in ListFormat if choice.value.startswith(incomplete)]
 
 
 @app.command("list")
