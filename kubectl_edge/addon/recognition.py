@@ -127,13 +127,19 @@ def _node_minors(cluster: Cluster) -> set[tuple[int, int]]:
     return minors
 
 
-def recognise(cluster: Cluster, version: tuple[int, int]) -> Recognition:
-    """Read what edgeadm leaves (reads only); the repairs are computed but not made."""
-    found = Recognition()
+def edgeadm_components(cluster: Cluster) -> list[str]:
+    """edgeadm's components in the cluster that no Helm release owns (reads only)."""
+    components = []
     for ref in SIGNS:
         live = cluster.get(ref)
         if live is not None and not owned_by_release(live):
-            found.components.append(str(ref))
+            components.append(str(ref))
+    return components
+
+
+def recognise(cluster: Cluster, version: tuple[int, int]) -> Recognition:
+    """Read what edgeadm leaves (reads only); the repairs are computed but not made."""
+    found = Recognition(components=edgeadm_components(cluster))
 
     cluster_info = cluster.get(CLUSTER_INFO)
     server = cluster_info_server(cluster_info)

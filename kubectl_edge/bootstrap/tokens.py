@@ -207,8 +207,9 @@ def retire_node_tokens(cluster: Cluster, duties: Duties, notify: Notify,
     since), so an approval from an earlier life of the same node name does not retire a new token.
     ``inventory`` (when the caller has read every token) is updated to what remains. Returns the IDs deleted.
     """
-    candidates = [stored for stored in read_tokens(cluster, label_selector=FOR_NODE_LABEL).tokens
-                  if stored.managed and stored.node]
+    # The caller's inventory already holds every token: no second list for the labelled ones.
+    source = inventory.tokens if inventory is not None else read_tokens(cluster, label_selector=FOR_NODE_LABEL).tokens
+    candidates = [stored for stored in source if FOR_NODE_LABEL in stored.labels and stored.managed and stored.node]
     if not candidates:
         return []
     wanted = {stored.node for stored in candidates}

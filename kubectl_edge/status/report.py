@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_edge.bootstrap.tokens import Duties
+from kubectl_edge.bootstrap.tokens import SIGNED_BY_CONTROLLER, SIGNED_BY_KUBECTL_EDGE, Duties
 from kubectl_edge.record import STATE_REF
 from kubectl_edge.status.common import Problem, utc_now
 from kubectl_edge.status.kubelet_access import KubeletAccess
@@ -51,8 +51,6 @@ class StatusReport:
         }
 
 
-DUTY_CONTROLLER = "controller-manager"
-DUTY_KUBECTL_EDGE = "kubectl-edge"
 DUTY_UNKNOWN = "not measured"
 
 
@@ -60,4 +58,4 @@ def duty_owner(controller_does_it: bool | None) -> str:
     """Who signs cluster-info or cleans expired tokens, by what addon's preflight measured."""
     if controller_does_it is None:
         return DUTY_UNKNOWN
-    return DUTY_CONTROLLER if controller_does_it else DUTY_KUBECTL_EDGE
+    return SIGNED_BY_CONTROLLER if controller_does_it else SIGNED_BY_KUBECTL_EDGE

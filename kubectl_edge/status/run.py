@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edge_protocol.versions import KubeVersion
-from kubectl_edge.addon.recognition import recognise
+from kubectl_edge.addon.recognition import edgeadm_components
 from kubectl_edge.bootstrap.tokens import Duties, read_tokens, retire_node_tokens
 from kubectl_edge.cluster.client import Cluster
 from kubectl_edge.notify import Notify
@@ -33,12 +33,12 @@ def run_status(cluster: Cluster, notify: Notify) -> StatusReport:
         components=read_components(cluster),
         prerequisites=read_prerequisites(cluster, state, major, minor),
         duties=duties,
-        tokens=[summarize_token(stored) for stored in inventory.tokens
-                if not stored.is_probe and stored.id not in retired],
+        tokens=[summarize_token(stored) for stored in inventory.tokens if not stored.is_probe],
         edge_nodes=read_edge_nodes(cluster),
         retired_tokens=retired,
     )
-    report.superedge = recognise(cluster, (major, minor)).components
+    # Only the components: the rewrites and repairs are addon's business, and cost a list of every Node.
+    report.superedge = edgeadm_components(cluster)
     report.kubelet_access = check_kubelets(cluster, report.edge_nodes)
     report.problems = find_problems(report)
     return report
